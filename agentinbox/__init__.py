@@ -1,1 +1,65 @@
-"""agentinbox."""
+"""agentinbox: email for AI agents as an embeddable library.
+
+``AgentInbox`` (blocking) and ``AsyncAgentInbox`` give a program real inboxes with real addresses in its own
+process; the namespaces and models follow AgentMail's, so code written for it ports by changing one import.
+"""
+
+from __future__ import annotations
+
+from ._types import OMIT
+from .client import AgentInbox, AsyncAgentInbox
+from .errors import (
+    AgentInboxError,
+    ConflictError,
+    MessageRejectedError,
+    NotFoundError,
+    UnprocessableError,
+    ValidationError,
+)
+from .models import (
+    Attachment,
+    AttachmentResponse,
+    Draft,
+    DraftItem,
+    Inbox,
+    Message,
+    MessageItem,
+    Pod,
+    RawMessageResponse,
+    SendMessageResponse,
+    Thread,
+    ThreadItem,
+    UpdateMessageResponse,
+    UpdateThreadResponse,
+)
+from .settings import Settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "OMIT",
+    "AgentInbox",
+    "AgentInboxError",
+    "AsyncAgentInbox",
+    "Attachment",
+    "AttachmentResponse",
+    "ConflictError",
+    "Draft",
+    "DraftItem",
+    "Inbox",
+    "Message",
+    "MessageItem",
+    "MessageRejectedError",
+    "NotFoundError",
+    "Pod",
+    "RawMessageResponse",
+    "SendMessageResponse",
+    "Settings",
+    "Thread",
+    "ThreadItem",
+    "UnprocessableError",
+    "UpdateMessageResponse",
+    "UpdateThreadResponse",
+    "ValidationError",
+    "__version__",
+]

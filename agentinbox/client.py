@@ -1,0 +1,216 @@
+"""The two clients: ``AsyncAgentInbox`` (the engine; every method is a coroutine) and ``AgentInbox``.
+
+``AgentInbox`` runs an ``AsyncAgentInbox`` on a private event-loop thread and offers the same namespaces with
+blocking methods, so scripts and notebooks use the engine without writing ``async``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import threading
+from collections.abc import Coroutine, Sequence
+from types import TracebackType
+from typing import Any, TypeVar
+
+import pydantic
+
+from ._clock import Clock
+from .errors import ValidationError
+from .models import Message
+from .pipeline import inbound
+from .pipeline.context import Context
+from .resources._base import Resource
+from .resources.drafts import Drafts
+from .resources.inboxes import Inboxes
+from .resources.pods import Pods
+from .resources.threads import Threads
+from .settings import Settings
+from .store import pods
+from .store.database import Database
+from .store.inboxes import check_domain
+
+__all__ = ["AgentInbox", "AsyncAgentInbox"]
+
+T = TypeVar("T")
+
+
+def _settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
+    if settings is not None and overrides:
+        raise ValidationError("pass either settings= or individual setting keywords, not both", path=["settings"])
+    if settings is not None:
+        return settings
+    try:
+        result = Settings(**overrides)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        path = [str(p) for p in first.get("loc", ())]
+        raise ValidationError(f"invalid setting {'.'.join(path)}: {first.get('msg')}", path=list(path)) from exc
+    check_domain(result.default_domain)
+    return result
+
+
+class AsyncAgentInbox:
+    """The embedded mail engine: inboxes, messages, threads, drafts and pods in this process.
+
+    The database opens (and its schema migrates) on first use; ``async with`` or ``close()`` releases it.
+    """
+
+    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None, **overrides: Any) -> None:
+        self.settings = _settings(settings, overrides)
+        self._clock = clock or Clock()
+        self._opened: Context | None = None
+        self._opening: asyncio.Lock | None = None
+        self.inboxes = Inboxes(self)
+        self.threads = Threads(self)
+        self.drafts = Drafts(self)
+        self.pods = Pods(self)
+
+    async def _context(self) -> Context:
+        if self._opened is not None:
+            return self._opened
+        if self._opening is None:
+            self._opening = asyncio.Lock()
+        async with self._opening:
+            if self._opened is None:
+                db = Database(self.settings.database_url)
+                try:
+                    await db.migrate()
+                    await db.write(pods.default_pod_id, self._clock.now())
+                except BaseException:
+                    await db.close()
+                    raise
+                self._opened = Context(db=db, settings=self.settings, clock=self._clock)
+        return self._opened
+
+    async def open(self) -> AsyncAgentInbox:
+        """Open the database now (it opens by itself on first use otherwise)."""
+        await self._context()
+        return self
+
+    async def deliver(
+        self, raw: bytes, mail_from: str | None = None, rcpt_to: Sequence[str] | None = None
+    ) -> list[Message]:
+        """Run a raw RFC 5322 message through the inbound pipeline, as if it arrived over SMTP.
+
+        ``rcpt_to`` names the inboxes it is for (each must exist); without it, the message goes to the
+        inboxes among its To, Cc, Delivered-To and X-Original-To addresses. Returns one stored copy per inbox.
+        """
+        return await inbound.deliver(await self._context(), raw, mail_from=mail_from, rcpt_to=rcpt_to)
+
+    async def close(self) -> None:
+        """Release the database; the client can be opened again by using it."""
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            await opened.db.close()
+
+    async def __aenter__(self) -> AsyncAgentInbox:
+        return await self.open()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+
+class _Portal:
+    """An event loop on a daemon thread, where the sync client runs its coroutines."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="agentinbox-loop", daemon=True)
+        self._thread.start()
+
+    def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        if threading.current_thread() is self._thread:
+            coroutine.close()
+            raise RuntimeError("a blocking AgentInbox method was called from its own event loop; use await instead")
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+class SyncNamespace:
+    """A namespace of the sync client: the async namespace's methods, each made blocking."""
+
+    def __init__(self, target: Resource, portal: _Portal) -> None:
+        self._target = target
+        self._portal = portal
+        for name, value in vars(target).items():
+            if isinstance(value, Resource):
+                setattr(self, name, SyncNamespace(value, portal))
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if name.startswith("_") or not inspect.iscoroutinefunction(value):
+            return value
+
+        @functools.wraps(value)
+        def blocking(*args: Any, **kwargs: Any) -> Any:
+            return self._portal.call(value(*args, **kwargs))
+
+        return blocking
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *(n for n in dir(self._target) if not n.startswith("_"))})
+
+
+class AgentInbox:
+    """The embedded mail engine with blocking methods; the same namespaces as ``AsyncAgentInbox``.
+
+    >>> client = AgentInbox()                       # ./agentinbox.db, domain agentinbox.localhost
+    >>> inbox = client.inboxes.create(display_name="Support Agent", client_id="support-v1")
+    """
+
+    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None, **overrides: Any) -> None:
+        self._async = AsyncAgentInbox(settings, clock=clock, **overrides)
+        self._portal = _Portal()
+        self.settings = self._async.settings
+        self.inboxes: Any = SyncNamespace(self._async.inboxes, self._portal)
+        self.threads: Any = SyncNamespace(self._async.threads, self._portal)
+        self.drafts: Any = SyncNamespace(self._async.drafts, self._portal)
+        self.pods: Any = SyncNamespace(self._async.pods, self._portal)
+        self._closed = False
+
+    @property
+    def async_client(self) -> AsyncAgentInbox:
+        """The engine underneath, for code that wants to await it on the client's own loop."""
+        return self._async
+
+    def open(self) -> AgentInbox:
+        self._portal.call(self._async.open())
+        return self
+
+    def deliver(self, raw: bytes, mail_from: str | None = None, rcpt_to: Sequence[str] | None = None) -> list[Message]:
+        """Run a raw RFC 5322 message through the inbound pipeline (see ``AsyncAgentInbox.deliver``)."""
+        return self._portal.call(self._async.deliver(raw, mail_from=mail_from, rcpt_to=rcpt_to))
+
+    def close(self) -> None:
+        """Release the database and stop the client's event-loop thread."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._portal.call(self._async.close())
+        finally:
+            self._portal.stop()
+
+    def __enter__(self) -> AgentInbox:
+        return self.open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # A client dropped without close() must not leave its thread running.
+        if not getattr(self, "_closed", True):
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - interpreter shutdown or a broken loop: nothing to report to
+                pass

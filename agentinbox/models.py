@@ -1,0 +1,252 @@
+"""Result models, with AgentMail's field names (``from`` is ``from_`` in Python, ``from`` in JSON)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "Attachment",
+    "AttachmentResponse",
+    "BatchGetMessagesResponse",
+    "BatchUpdateMessagesResponse",
+    "DeliveryResult",
+    "Draft",
+    "DraftItem",
+    "Inbox",
+    "ListDraftsResponse",
+    "ListInboxesResponse",
+    "ListMessagesResponse",
+    "ListPodsResponse",
+    "ListThreadsResponse",
+    "Message",
+    "MessageItem",
+    "Pod",
+    "RawMessageResponse",
+    "SearchHighlights",
+    "SearchMessagesResponse",
+    "SearchThreadsResponse",
+    "SendMessageResponse",
+    "Thread",
+    "ThreadItem",
+    "UpdateMessageResponse",
+    "UpdateThreadResponse",
+]
+
+
+class Model(BaseModel):
+    """Base of every result: serialises by alias (``from``) and leaves unset optional fields out."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    def to_json_dict(self) -> dict[str, object]:
+        """The model as AgentMail's JSON would carry it: aliases, no null optional fields."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class Pod(Model):
+    pod_id: str
+    name: str
+    client_id: str | None = None
+    updated_at: datetime
+    created_at: datetime
+
+
+class Inbox(Model):
+    pod_id: str
+    inbox_id: str
+    email: str
+    display_name: str | None = None
+    client_id: str | None = None
+    status: Literal["active", "paused"] | None = None
+    metadata: dict[str, str | int | float | bool] | None = None
+    updated_at: datetime
+    created_at: datetime
+
+
+class Attachment(Model):
+    attachment_id: str
+    size: int
+    filename: str | None = None
+    content_type: str | None = None
+    content_disposition: Literal["inline", "attachment"] | None = None
+    content_id: str | None = None
+
+
+class AttachmentResponse(Attachment):
+    """An attachment's metadata and, in-process, its bytes (``content``)."""
+
+    content: bytes = Field(repr=False)
+
+
+class RawMessageResponse(Model):
+    """A message's original bytes as received or sent, byte for byte."""
+
+    message_id: str
+    size: int
+    content: bytes = Field(repr=False)
+
+
+class MessageItem(Model):
+    inbox_id: str
+    thread_id: str
+    message_id: str
+    labels: list[str]
+    timestamp: datetime
+    from_: str = Field(alias="from")
+    to: list[str]
+    cc: list[str] | None = None
+    bcc: list[str] | None = None
+    subject: str | None = None
+    preview: str | None = None
+    attachments: list[Attachment] | None = None
+    in_reply_to: str | None = None
+    references: list[str] | None = None
+    headers: dict[str, str] | None = None
+    size: int
+    updated_at: datetime
+    created_at: datetime
+
+
+class Message(MessageItem):
+    reply_to: list[str] | None = None
+    text: str | None = None
+    html: str | None = None
+    extracted_text: str | None = None
+    extracted_html: str | None = None
+
+
+class SearchHighlights(Model):
+    """Search fragments with the matched words wrapped in ``**``."""
+
+    from_: list[str] | None = Field(default=None, alias="from")
+    recipients: list[str] | None = None
+    subject: list[str] | None = None
+    text: list[str] | None = None
+
+
+class MessageSearchItem(MessageItem):
+    highlights: SearchHighlights | None = None
+
+
+class ThreadItem(Model):
+    inbox_id: str
+    thread_id: str
+    labels: list[str]
+    timestamp: datetime
+    received_timestamp: datetime | None = None
+    sent_timestamp: datetime | None = None
+    senders: list[str]
+    recipients: list[str]
+    subject: str | None = None
+    preview: str | None = None
+    attachments: list[Attachment] | None = None
+    last_message_id: str
+    message_count: int
+    size: int
+    updated_at: datetime
+    created_at: datetime
+
+
+class ThreadSearchItem(ThreadItem):
+    highlights: SearchHighlights | None = None
+
+
+class Thread(ThreadItem):
+    """A thread with one page of its messages: the newest page first, ascending inside the page."""
+
+    count: int
+    limit: int | None = None
+    next_page_token: str | None = None
+    messages: list[Message]
+
+
+class DraftItem(Model):
+    inbox_id: str
+    draft_id: str
+    labels: list[str]
+    to: list[str] | None = None
+    cc: list[str] | None = None
+    bcc: list[str] | None = None
+    subject: str | None = None
+    preview: str | None = None
+    attachments: list[Attachment] | None = None
+    in_reply_to: str | None = None
+    forward_of: str | None = None
+    send_status: Literal["scheduled", "sending", "failed"] | None = None
+    send_at: datetime | None = None
+    updated_at: datetime
+
+
+class Draft(DraftItem):
+    client_id: str | None = None
+    reply_to: list[str] | None = None
+    text: str | None = None
+    html: str | None = None
+    references: list[str] | None = None
+    created_at: datetime
+
+
+class SendMessageResponse(Model):
+    message_id: str
+    thread_id: str
+
+
+class UpdateMessageResponse(Model):
+    message_id: str
+    labels: list[str]
+
+
+class UpdateThreadResponse(Model):
+    thread_id: str
+    labels: list[str]
+
+
+class DeliveryResult(Model):
+    """What ``deliver()`` did with a raw message: one stored message per local recipient inbox."""
+
+    messages: list[Message]
+
+
+class _Page(Model):
+    count: int
+    limit: int | None = None
+    next_page_token: str | None = None
+
+
+class ListPodsResponse(_Page):
+    pods: list[Pod]
+
+
+class ListInboxesResponse(_Page):
+    inboxes: list[Inbox]
+
+
+class ListMessagesResponse(_Page):
+    messages: list[MessageItem]
+
+
+class SearchMessagesResponse(_Page):
+    messages: list[MessageSearchItem]
+
+
+class ListThreadsResponse(_Page):
+    threads: list[ThreadItem]
+
+
+class SearchThreadsResponse(_Page):
+    threads: list[ThreadSearchItem]
+
+
+class ListDraftsResponse(_Page):
+    drafts: list[DraftItem]
+
+
+class BatchGetMessagesResponse(_Page):
+    messages: list[Message]
+
+
+class BatchUpdateMessagesResponse(_Page):
+    updates: list[UpdateMessageResponse]

@@ -1,0 +1,1 @@
+"""The engine's flows: inbound (receive and store), outbound (compose, store, deliver) and drafts."""

@@ -1,0 +1,276 @@
+"""Inbound: a raw message becomes one stored message per local recipient inbox.
+
+Parsing and reply extraction run before the transaction; threading, storage, labels, the search entry and the
+``message.received`` event are written in one transaction, so a message is stored completely or not at all.
+Malformed mail is still stored, its raw bytes intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from .._clock import from_datetime
+from ..errors import MessageRejectedError, NotFoundError, ValidationError
+from ..mail.addresses import address_key
+from ..mail.extract import extract_reply, make_preview
+from ..mail.parse import ParsedMessage, parse_message
+from ..mail.threading import normalize_subject, thread_keys
+from ..models import Message
+from ..store import blobs, events, inboxes, messages, threads
+from ..store.messages import NewMessage
+from ..store.scopes import Scope
+from .context import Context
+
+__all__ = ["Prepared", "deliver", "prepare", "store_received"]
+
+# Characters a message_id used in API paths must not contain (AgentMail §1.5).
+_UNSAFE_ID = re.compile(r"[%/?#\s]")
+_FUTURE_SLACK = 24 * 3600 * 1_000_000
+
+
+@dataclass(slots=True)
+class Prepared:
+    """A parsed raw message with its extracted reply: the CPU work, done outside any transaction."""
+
+    raw: bytes
+    sha256: str
+    parsed: ParsedMessage
+    extracted_text: str | None
+    extracted_html: str | None
+    preview: str | None
+
+
+def prepare(raw: bytes, *, extracted: tuple[str | None, str | None] | None = None) -> Prepared:
+    """Parse ``raw`` (never raises) and extract its new content, unless the caller already knows it."""
+    parsed = parse_message(raw)
+    if extracted is None:
+        extracted = extract_reply(parsed.text, parsed.html)
+    extracted_text, extracted_html = extracted
+    return Prepared(
+        raw=raw,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        parsed=parsed,
+        extracted_text=extracted_text,
+        extracted_html=extracted_html,
+        preview=make_preview(extracted_text or parsed.text, extracted_html or parsed.html),
+    )
+
+
+def public_message_id(rfc_message_id: str | None, *, sha256: str, domain: str) -> str:
+    """The message_id the API uses: the RFC Message-ID, made path-safe, or one derived from the content."""
+    if not rfc_message_id:
+        return f"<{sha256[:32]}@{domain}>"
+    if _UNSAFE_ID.search(rfc_message_id):
+        return _UNSAFE_ID.sub("-", rfc_message_id)
+    return rfc_message_id
+
+
+def message_timestamp(parsed: ParsedMessage, now: int) -> int:
+    """When the message was written: its Date header when plausible, else the time it arrived."""
+    if parsed.date is not None:
+        try:
+            value = from_datetime(parsed.date)
+        except (OverflowError, ValueError, OSError):
+            return now
+        if 0 < value <= now + _FUTURE_SLACK:
+            return value
+    return now
+
+
+def store_attachments(conn: Connection, parsed: ParsedMessage) -> list[dict[str, Any]]:
+    """Store each attachment's bytes as a blob and return the records a message row keeps."""
+    records = []
+    for index, attachment in enumerate(parsed.attachments):
+        key = blobs.put_blob(conn, attachment.content)
+        records.append(
+            {
+                "attachment_id": f"att_{index}_{key[:16]}",
+                "filename": attachment.filename,
+                "content_type": attachment.content_type,
+                "content_disposition": attachment.content_disposition,
+                "content_id": attachment.content_id,
+                "size": len(attachment.content),
+                "sha256": key,
+            }
+        )
+    return records
+
+
+def store_received(
+    conn: Connection,
+    prepared: Prepared,
+    recipients: dict[str, str],
+    *,
+    now: int,
+    subject_window: int,
+    timestamp: int | None = None,
+) -> list[Message]:
+    """Store ``prepared`` in each recipient inbox (inbox_id → pod_id); a redelivery is not stored twice.
+
+    ``timestamp`` is the message's time when the caller knows it exactly (local delivery); otherwise the
+    Date header decides, with its one-second resolution.
+    """
+    parsed = prepared.parsed
+    stored: list[Message] = []
+    for inbox_id, pod_id in recipients.items():
+        domain = inbox_id.rpartition("@")[2]
+        message_id = public_message_id(parsed.message_id, sha256=prepared.sha256, domain=domain)
+        existing = messages.find_message(conn, inbox_id, message_id)
+        if existing is not None and existing.raw_sha256 != prepared.sha256:
+            # The same Message-ID with other content: keep both, the second under a derived id.
+            message_id = f"{message_id[:-1]}.{prepared.sha256[:12]}>"
+            existing = messages.find_message(conn, inbox_id, message_id)
+        if existing is not None:
+            stored.append(messages.get_message(conn, Scope(inbox_id=inbox_id), message_id))
+            continue
+        when = timestamp if timestamp is not None else message_timestamp(parsed, now)
+        keys = thread_keys(parsed.message_id, parsed.in_reply_to, parsed.references)
+        participants = [p for p in (parsed.from_, *parsed.to, *parsed.cc) if p]
+        subject_key = normalize_subject(parsed.subject)
+        thread_id = threads.find_thread(
+            conn,
+            inbox_id=inbox_id,
+            keys=keys,
+            subject_key=subject_key,
+            participants=participants,
+            subject_fallback=not parsed.in_reply_to and not parsed.references,
+            since=when - subject_window * 1_000_000,
+        )
+        labels = ["received", "unread"]
+        new = NewMessage(
+            inbox_id=inbox_id,
+            pod_id=pod_id,
+            message_id=message_id,
+            rfc_message_id=parsed.message_id,
+            direction="received",
+            labels=labels,
+            from_=parsed.from_ or "",
+            to=parsed.to,
+            cc=parsed.cc,
+            bcc=parsed.bcc,
+            reply_to=parsed.reply_to,
+            subject=parsed.subject,
+            preview=prepared.preview,
+            in_reply_to=parsed.in_reply_to,
+            references=parsed.references,
+            headers=parsed.headers,
+            attachments=store_attachments(conn, parsed),
+            size=len(prepared.raw),
+            raw_sha256=blobs.put_blob(conn, prepared.raw, prepared.sha256),
+            timestamp=when,
+            text=parsed.text,
+            html=parsed.html,
+            extracted_text=prepared.extracted_text,
+            extracted_html=prepared.extracted_html,
+        )
+        new.thread_id = threads.add_to_thread(
+            conn,
+            thread_id=thread_id,
+            inbox_id=inbox_id,
+            pod_id=pod_id,
+            message_id=message_id,
+            direction="received",
+            labels=labels,
+            from_=new.from_,
+            recipients=[*new.to, *new.cc],
+            subject=new.subject,
+            subject_key=subject_key,
+            preview=new.preview,
+            size=new.size,
+            timestamp=when,
+            now=now,
+        )
+        messages.insert_message(conn, new, now=now)
+        threads.add_refs(conn, inbox_id=inbox_id, thread_id=new.thread_id, keys=keys)
+        events.append_event(
+            conn,
+            "message.received",
+            now=now,
+            pod_id=pod_id,
+            inbox_id=inbox_id,
+            thread_id=new.thread_id,
+            message_id=message_id,
+        )
+        stored.append(messages.get_message(conn, Scope(inbox_id=inbox_id), message_id))
+    return stored
+
+
+def header_recipients(parsed: ParsedMessage) -> list[str]:
+    """Addresses a message names as its recipients, for delivery without an envelope."""
+    found = [*parsed.to, *parsed.cc, *parsed.bcc]
+    for name in ("Delivered-To", "X-Original-To"):
+        value = _header(parsed.headers, name)
+        if value:
+            found.append(value)
+    return found
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return None
+
+
+def resolve_recipients(conn: Connection, rcpt_to: Sequence[str] | None, parsed: ParsedMessage) -> dict[str, str]:
+    """The local inboxes a message goes to: every envelope recipient must be one; without an envelope,
+    whichever header recipients are."""
+    if rcpt_to is not None:
+        wanted = list(dict.fromkeys(address_key(a) for a in rcpt_to))
+        local = inboxes.inbox_pods(conn, wanted)
+        unknown = [a for a in wanted if a not in local]
+        if unknown:
+            raise NotFoundError(f"no inbox exists for {', '.join(unknown)}")
+        return {a: local[a] for a in wanted}
+    candidates = list(dict.fromkeys(address_key(a) for a in header_recipients(parsed)))
+    local = inboxes.inbox_pods(conn, candidates)
+    if not local:
+        raise NotFoundError(
+            "none of the message's recipients is an inbox here; pass rcpt_to to name the inbox explicitly"
+        )
+    return {a: local[a] for a in candidates if a in local}
+
+
+def _check_envelope(raw: object, mail_from: object, rcpt_to: object) -> list[str] | None:
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise ValidationError("raw must be the message's bytes", path=["raw"])
+    if mail_from is not None and not isinstance(mail_from, str):
+        raise ValidationError("mail_from must be an address string or None", path=["mail_from"])
+    if rcpt_to is None:
+        return None
+    if isinstance(rcpt_to, str):
+        rcpt_to = [rcpt_to]
+    if not isinstance(rcpt_to, Iterable) or not all(isinstance(a, str) and "@" in a for a in rcpt_to):
+        raise ValidationError("rcpt_to must be a list of addresses", path=["rcpt_to"])
+    result = list(rcpt_to)
+    if not result:
+        raise ValidationError("rcpt_to must name at least one inbox", path=["rcpt_to"])
+    return result
+
+
+async def deliver(
+    ctx: Context, raw: bytes, *, mail_from: str | None = None, rcpt_to: Sequence[str] | None = None
+) -> list[Message]:
+    """Run a raw message through the inbound pipeline; returns the stored copies, one per inbox."""
+    recipients_given = _check_envelope(raw, mail_from, rcpt_to)
+    raw = bytes(raw)
+    if len(raw) > ctx.settings.max_message_size:
+        raise MessageRejectedError(
+            f"message is {len(raw)} bytes, over the limit of {ctx.settings.max_message_size} "
+            "(settings.max_message_size)"
+        )
+    prepared = prepare(raw)
+    window = ctx.settings.subject_threading_window
+
+    def run(conn: Connection) -> list[Message]:
+        recipients = resolve_recipients(conn, recipients_given, prepared.parsed)
+        return store_received(conn, prepared, recipients, now=ctx.clock.now(), subject_window=window)
+
+    return await ctx.db.write(run)

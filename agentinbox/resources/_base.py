@@ -1,0 +1,95 @@
+"""What every namespace shares: access to the engine context and argument conversions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import Connection
+
+from .._clock import from_datetime
+from ..errors import ValidationError
+from ..pipeline.context import Context
+from ..store import inboxes, pods
+
+if TYPE_CHECKING:
+    from ..client import AsyncAgentInbox
+
+__all__ = ["Resource", "check_bool", "check_id", "strings", "timestamp"]
+
+T = TypeVar("T")
+
+
+class Resource:
+    """Base of the namespaces: holds the client, whose engine context opens on first use."""
+
+    def __init__(self, client: AsyncAgentInbox) -> None:
+        self._client = client
+
+    async def _ctx(self) -> Context:
+        return await self._client._context()
+
+    async def _read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        ctx = await self._ctx()
+        return await ctx.db.read(fn, *args, **kwargs)
+
+    async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        ctx = await self._ctx()
+        return await ctx.db.write(fn, *args, **kwargs)
+
+
+def check_id(value: object, name: str) -> str:
+    """A non-empty id string, stripped; inbox ids (addresses) are lower-cased."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationError(f"{name} must be a non-empty string", path=[name])
+    value = value.strip()
+    return value.lower() if name == "inbox_id" else value
+
+
+def check_bool(value: object, name: str) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValidationError(f"{name} must be true or false", path=[name])
+    return value
+
+
+def timestamp(value: datetime | None, name: str) -> int | None:
+    """A datetime argument as a stored timestamp (naive datetimes are taken as UTC)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ValidationError(f"{name} must be a datetime", path=[name])
+    return from_datetime(value)
+
+
+def strings(value: str | Sequence[str] | None, name: str) -> list[str]:
+    """A filter given as one string or a list of strings."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
+        raise ValidationError(f"{name} must be a string or a list of strings", path=[name])
+    return list(value)
+
+
+def in_inbox(fn: Callable[..., T], inbox_id: str) -> Callable[[Connection], T]:
+    """``fn`` run after checking the inbox exists (so an unknown inbox is a NotFoundError, not an empty list)."""
+
+    def run(conn: Connection, *args: Any, **kwargs: Any) -> T:
+        inboxes.get_inbox(conn, inbox_id)
+        return fn(conn, *args, **kwargs)
+
+    return run
+
+
+def in_pod(fn: Callable[..., T], pod_id: str) -> Callable[[Connection], T]:
+    """``fn`` run after checking the pod exists."""
+
+    def run(conn: Connection, *args: Any, **kwargs: Any) -> T:
+        pods.require_pod(conn, pod_id)
+        return fn(conn, *args, **kwargs)
+
+    return run

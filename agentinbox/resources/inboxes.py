@@ -1,0 +1,231 @@
+"""``client.inboxes`` and ``client.pods.inboxes``: create, list, search, get, update and delete inboxes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection
+
+from .._types import OMIT, Omit
+from ..errors import ValidationError
+from ..models import Inbox, ListInboxesResponse
+from ..store import inboxes, pods
+from ..store.blobs import release_blobs
+from ..store.pagination import clamp_limit
+from ._base import Resource, check_bool, check_id
+from .drafts import InboxDrafts
+from .messages import Messages
+from .threads import InboxThreads
+
+if TYPE_CHECKING:
+    from ..client import AsyncAgentInbox
+
+__all__ = ["Inboxes", "PodInboxes"]
+
+
+class _InboxOperations(Resource):
+    async def _create(
+        self,
+        pod_id: str | None,
+        *,
+        username: str | None,
+        domain: str | None,
+        display_name: str | None,
+        client_id: str | None,
+        status: str | None,
+        metadata: dict[str, Any] | None,
+    ) -> Inbox:
+        ctx = await self._ctx()
+        for name, value in (("username", username), ("domain", domain), ("client_id", client_id)):
+            if value is not None and not isinstance(value, str):
+                raise ValidationError(f"{name} must be a string", path=[name])
+
+        def run(conn: Connection) -> Inbox:
+            now = ctx.clock.now()
+            if pod_id is None:
+                owner = pods.default_pod_id(conn, now)
+            else:
+                pods.require_pod(conn, pod_id)
+                owner = pod_id
+            return inboxes.create_inbox(
+                conn,
+                pod_id=owner,
+                username=username,
+                domain=domain or ctx.settings.default_domain,
+                display_name=display_name,
+                client_id=client_id,
+                status=status,
+                metadata=metadata,
+                now=now,
+            )
+
+        return await ctx.db.write(run)
+
+    async def _list(
+        self, pod_id: str | None, *, limit: int | None, page_token: str | None, ascending: bool | None, q: str | None
+    ) -> ListInboxesResponse:
+        def run(conn: Connection) -> ListInboxesResponse:
+            if pod_id is not None:
+                pods.require_pod(conn, pod_id)
+            return inboxes.list_inboxes(
+                conn,
+                pod_id=pod_id,
+                limit=clamp_limit(limit),
+                page_token=page_token,
+                ascending=check_bool(ascending, "ascending"),
+                query_text=q,
+            )
+
+        return await self._read(run)
+
+    async def _update(
+        self,
+        pod_id: str | None,
+        inbox_id: str,
+        *,
+        display_name: str | None | Omit,
+        status: str | None | Omit,
+        metadata: dict[str, Any] | None | Omit,
+    ) -> Inbox:
+        ctx = await self._ctx()
+        return await ctx.db.write(
+            inboxes.update_inbox,
+            check_id(inbox_id, "inbox_id"),
+            pod_id=pod_id,
+            display_name=display_name,
+            status=status,
+            metadata=metadata,
+            now=ctx.clock.now(),
+        )
+
+    async def _delete(self, pod_id: str | None, inbox_id: str) -> None:
+        def run(conn: Connection) -> None:
+            release_blobs(conn, inboxes.delete_inbox(conn, inbox_id, pod_id=pod_id))
+
+        inbox_id = check_id(inbox_id, "inbox_id")
+        await self._write(run)
+
+
+class Inboxes(_InboxOperations):
+    """Inboxes of the organization (new ones go into the default pod)."""
+
+    def __init__(self, client: AsyncAgentInbox) -> None:
+        super().__init__(client)
+        self.messages = Messages(client)
+        self.threads = InboxThreads(client)
+        self.drafts = InboxDrafts(client)
+
+    async def create(
+        self,
+        *,
+        username: str | None = None,
+        domain: str | None = None,
+        display_name: str | None = None,
+        client_id: str | None = None,
+        status: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Inbox:
+        """Create an inbox (``username@domain``; a random username when none is given).
+
+        The same ``client_id`` again returns the inbox it created the first time.
+        """
+        return await self._create(
+            None,
+            username=username,
+            domain=domain,
+            display_name=display_name,
+            client_id=client_id,
+            status=status,
+            metadata=metadata,
+        )
+
+    async def list(
+        self, *, limit: int | None = None, page_token: str | None = None, ascending: bool | None = None
+    ) -> ListInboxesResponse:
+        """Inboxes, newest first (``ascending=True`` for oldest first)."""
+        return await self._list(None, limit=limit, page_token=page_token, ascending=ascending, q=None)
+
+    async def search(self, *, q: str, limit: int | None = None, page_token: str | None = None) -> ListInboxesResponse:
+        """Inboxes whose address or display name has a word starting with ``q``."""
+        return await self._list(None, limit=limit, page_token=page_token, ascending=False, q=q)
+
+    async def get(self, *, inbox_id: str) -> Inbox:
+        return await self._read(inboxes.get_inbox, check_id(inbox_id, "inbox_id"))
+
+    async def update(
+        self,
+        *,
+        inbox_id: str,
+        display_name: str | None | Omit = OMIT,
+        status: str | None | Omit = OMIT,
+        metadata: dict[str, Any] | None | Omit = OMIT,
+    ) -> Inbox:
+        """Change display name, status or metadata (merged: a None value removes that key)."""
+        return await self._update(None, inbox_id, display_name=display_name, status=status, metadata=metadata)
+
+    async def delete(self, *, inbox_id: str) -> None:
+        """Delete the inbox for good, with all its threads, messages and drafts."""
+        await self._delete(None, inbox_id)
+
+
+class PodInboxes(_InboxOperations):
+    """Inboxes of one pod."""
+
+    async def create(
+        self,
+        *,
+        pod_id: str,
+        username: str | None = None,
+        domain: str | None = None,
+        display_name: str | None = None,
+        client_id: str | None = None,
+        status: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> Inbox:
+        return await self._create(
+            check_id(pod_id, "pod_id"),
+            username=username,
+            domain=domain,
+            display_name=display_name,
+            client_id=client_id,
+            status=status,
+            metadata=metadata,
+        )
+
+    async def list(
+        self,
+        *,
+        pod_id: str,
+        limit: int | None = None,
+        page_token: str | None = None,
+        ascending: bool | None = None,
+    ) -> ListInboxesResponse:
+        return await self._list(
+            check_id(pod_id, "pod_id"), limit=limit, page_token=page_token, ascending=ascending, q=None
+        )
+
+    async def search(
+        self, *, pod_id: str, q: str, limit: int | None = None, page_token: str | None = None
+    ) -> ListInboxesResponse:
+        return await self._list(check_id(pod_id, "pod_id"), limit=limit, page_token=page_token, ascending=False, q=q)
+
+    async def get(self, *, pod_id: str, inbox_id: str) -> Inbox:
+        return await self._read(
+            inboxes.get_inbox, check_id(inbox_id, "inbox_id"), pod_id=check_id(pod_id, "pod_id")
+        )
+
+    async def update(
+        self,
+        *,
+        pod_id: str,
+        inbox_id: str,
+        display_name: str | None | Omit = OMIT,
+        status: str | None | Omit = OMIT,
+        metadata: dict[str, Any] | None | Omit = OMIT,
+    ) -> Inbox:
+        return await self._update(
+            check_id(pod_id, "pod_id"), inbox_id, display_name=display_name, status=status, metadata=metadata
+        )
+
+    async def delete(self, *, pod_id: str, inbox_id: str) -> None:
+        await self._delete(check_id(pod_id, "pod_id"), inbox_id)

@@ -1,0 +1,51 @@
+"""``client.pods``: tenants, each with its own inboxes, threads and drafts."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import ValidationError
+from ..models import ListPodsResponse, Pod
+from ..store import pods
+from ..store.pagination import clamp_limit
+from ._base import Resource, check_bool, check_id
+from .drafts import PodDrafts
+from .inboxes import PodInboxes
+from .threads import PodThreads
+
+if TYPE_CHECKING:
+    from ..client import AsyncAgentInbox
+
+__all__ = ["Pods"]
+
+
+class Pods(Resource):
+    """Pods of the organization; every engine also has a default pod."""
+
+    def __init__(self, client: AsyncAgentInbox) -> None:
+        super().__init__(client)
+        self.inboxes = PodInboxes(client)
+        self.threads = PodThreads(client)
+        self.drafts = PodDrafts(client)
+
+    async def create(self, *, name: str | None = None, client_id: str | None = None) -> Pod:
+        """Create a pod; the same ``client_id`` again returns the pod it created the first time."""
+        for field, value in (("name", name), ("client_id", client_id)):
+            if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > 256):
+                raise ValidationError(f"{field} must be a non-empty string of at most 256 characters", path=[field])
+        ctx = await self._ctx()
+        return await ctx.db.write(pods.create_pod, name=name, client_id=client_id, now=ctx.clock.now())
+
+    async def list(
+        self, *, limit: int | None = None, page_token: str | None = None, ascending: bool | None = None
+    ) -> ListPodsResponse:
+        return await self._read(
+            pods.list_pods, limit=clamp_limit(limit), page_token=page_token, ascending=check_bool(ascending, "ascending")
+        )
+
+    async def get(self, *, pod_id: str) -> Pod:
+        return await self._read(pods.get_pod, check_id(pod_id, "pod_id"))
+
+    async def delete(self, *, pod_id: str) -> None:
+        """Delete an empty pod (one without inboxes)."""
+        await self._write(pods.delete_pod, check_id(pod_id, "pod_id"))

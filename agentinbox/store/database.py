@@ -1,0 +1,147 @@
+"""Opens the database and runs store functions in transactions, off the event loop.
+
+Store functions are plain synchronous functions over a SQLAlchemy ``Connection``, so one body of query code
+serves both back ends. On SQLite they run in threads that own their connections (one writer, a few readers,
+WAL), which avoids a thread hop per statement; on PostgreSQL they run through asyncpg with
+``AsyncConnection.run_sync``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, pool
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from ..errors import ValidationError
+from . import migrate
+
+__all__ = ["Database"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+StoreFunction = Callable[Concatenate[Connection, P], T]
+
+_SQLITE_READERS = 3
+
+
+class Database:
+    """A database the engine owns: SQLite through worker threads or PostgreSQL through asyncpg."""
+
+    def __init__(self, url: str) -> None:
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise ValidationError(f"database_url {url!r} is not a database URL", path=["database_url"]) from exc
+        backend = parsed.get_backend_name()
+        self.url = url
+        self.dialect = backend
+        self._sync_engine: Engine | None = None
+        self._async_engine: AsyncEngine | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        if backend == "sqlite":
+            database = parsed.database or ""
+            in_memory = database in ("", ":memory:")
+            sync_url = parsed.set(drivername="sqlite+pysqlite")
+            if in_memory:
+                # One shared connection: a private in-memory database exists only inside it.
+                engine = create_engine(
+                    sync_url, poolclass=pool.StaticPool, connect_args={"check_same_thread": False}
+                )
+            else:
+                engine = create_engine(
+                    sync_url,
+                    poolclass=pool.QueuePool,
+                    pool_size=_SQLITE_READERS + 1,
+                    max_overflow=0,
+                    connect_args={"check_same_thread": False, "timeout": 30},
+                )
+            event.listen(engine, "connect", _sqlite_on_connect)
+            event.listen(engine, "begin", _sqlite_on_begin)
+            self._sync_engine = engine
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="agentinbox-db-writer")
+            self._readers = (
+                self._writer
+                if in_memory
+                else ThreadPoolExecutor(_SQLITE_READERS, thread_name_prefix="agentinbox-db-reader")
+            )
+        elif backend == "postgresql":
+            async_url = parsed.set(drivername="postgresql+asyncpg")
+            self._async_engine = create_async_engine(async_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+        else:
+            raise ValidationError(
+                f"database_url must be a sqlite or postgresql URL, not {backend!r}", path=["database_url"]
+            )
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision (a no-op when it already is)."""
+        await self.write(migrate.upgrade)
+
+    async def write(self, fn: StoreFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(connection, ...)`` in a read-write transaction, committed when it returns."""
+        if self._async_engine is not None:
+            async with self._async_engine.begin() as conn:
+                return await conn.run_sync(fn, *args, **kwargs)
+        return await self._in_thread(self._writer, True, fn, *args, **kwargs)
+
+    async def read(self, fn: StoreFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``fn(connection, ...)`` in a transaction that is rolled back: for queries only."""
+        if self._async_engine is not None:
+            async with self._async_engine.connect() as conn:
+                return await conn.run_sync(fn, *args, **kwargs)
+        return await self._in_thread(self._readers, False, fn, *args, **kwargs)
+
+    async def _in_thread(
+        self,
+        executor: ThreadPoolExecutor | None,
+        commit: bool,
+        fn: Callable[..., T],
+        *args: Any,
+        **kwargs: Any,
+    ) -> T:
+        assert self._sync_engine is not None and executor is not None
+        engine = self._sync_engine
+
+        def run() -> T:
+            with engine.connect() as conn:
+                if commit:
+                    with conn.begin():
+                        return fn(conn, *args, **kwargs)
+                try:
+                    return fn(conn, *args, **kwargs)
+                finally:
+                    conn.rollback()
+
+        return await asyncio.get_running_loop().run_in_executor(executor, functools.partial(run))
+
+    async def close(self) -> None:
+        """Close every connection and stop the worker threads."""
+        if self._async_engine is not None:
+            await self._async_engine.dispose()
+        if self._sync_engine is not None:
+            for executor in {self._writer, self._readers}:
+                if executor is not None:
+                    executor.shutdown(wait=True)
+            self._sync_engine.dispose()
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy issue BEGIN itself (pysqlite's own transaction handling defers it wrongly).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")

@@ -1,0 +1,261 @@
+"""The schema, as SQLAlchemy Core tables. Times are integer microseconds since the epoch (UTC).
+
+Bodies, raw messages and attachment contents live outside the rows that lists read: ``message_bodies`` and
+``blobs`` (compressed, keyed by SHA-256 so a message delivered to two inboxes is stored once).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "blobs",
+    "deliveries",
+    "drafts",
+    "events",
+    "idempotency_keys",
+    "inboxes",
+    "message_bodies",
+    "message_labels",
+    "messages",
+    "metadata",
+    "pods",
+    "thread_labels",
+    "thread_refs",
+    "threads",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Time = BigInteger
+# SQLite only makes a 64-bit rowid alias out of INTEGER PRIMARY KEY, so BigInteger keys fall back to it there.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+pods = Table(
+    "pods",
+    metadata,
+    Column("pod_id", String(64), primary_key=True),
+    Column("name", String(256), nullable=False),
+    Column("client_id", String(256), unique=True),
+    Column("is_default", Boolean, nullable=False, default=False),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Index("ix_pods_created", "created_at", "pod_id"),
+)
+
+inboxes = Table(
+    "inboxes",
+    metadata,
+    Column("inbox_id", String(320), primary_key=True),
+    Column("pod_id", String(64), ForeignKey("pods.pod_id"), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("display_name", String(256)),
+    Column("client_id", String(256), unique=True),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("metadata", JSON),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Index("ix_inboxes_created", "created_at", "inbox_id"),
+    Index("ix_inboxes_pod_created", "pod_id", "created_at", "inbox_id"),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("compressed", Boolean, nullable=False),
+    Column("refs", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("thread_id", String(64), primary_key=True),
+    Column("inbox_id", String(320), ForeignKey("inboxes.inbox_id", ondelete="CASCADE"), nullable=False),
+    Column("pod_id", String(64), nullable=False),
+    Column("subject", Text),
+    Column("subject_key", String(512), nullable=False, default=""),
+    Column("senders", JSON, nullable=False),
+    Column("recipients", JSON, nullable=False),
+    Column("preview", Text),
+    Column("last_message_id", String(1000), nullable=False),
+    Column("message_count", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("timestamp", Time, nullable=False),
+    Column("received_timestamp", Time),
+    Column("sent_timestamp", Time),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Index("ix_threads_inbox_ts", "inbox_id", "timestamp", "thread_id"),
+    Index("ix_threads_pod_ts", "pod_id", "timestamp", "thread_id"),
+    Index("ix_threads_ts", "timestamp", "thread_id"),
+    Index("ix_threads_subject", "inbox_id", "subject_key"),
+)
+
+# A thread's labels are the union of its messages' labels; ``count`` says how many messages carry each.
+thread_labels = Table(
+    "thread_labels",
+    metadata,
+    Column("thread_id", String(64), ForeignKey("threads.thread_id", ondelete="CASCADE"), primary_key=True),
+    Column("label", String(256), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Index("ix_thread_labels_label", "label", "thread_id"),
+)
+
+# Every Message-ID seen in an inbox (sent, referenced or not yet arrived) and the thread it belongs to.
+thread_refs = Table(
+    "thread_refs",
+    metadata,
+    Column("inbox_id", String(320), ForeignKey("inboxes.inbox_id", ondelete="CASCADE"), primary_key=True),
+    Column("ref", String(1000), primary_key=True),
+    Column("thread_id", String(64), ForeignKey("threads.thread_id", ondelete="CASCADE"), nullable=False),
+    Index("ix_thread_refs_thread", "thread_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("inbox_id", String(320), ForeignKey("inboxes.inbox_id", ondelete="CASCADE"), nullable=False),
+    Column("pod_id", String(64), nullable=False),
+    Column("thread_id", String(64), ForeignKey("threads.thread_id", ondelete="CASCADE"), nullable=False),
+    Column("message_id", String(1000), nullable=False),
+    Column("rfc_message_id", String(1000)),
+    Column("direction", String(8), nullable=False),
+    Column("labels", JSON, nullable=False),
+    Column("from_", Text, nullable=False),
+    Column("to", JSON, nullable=False),
+    Column("cc", JSON),
+    Column("bcc", JSON),
+    Column("reply_to", JSON),
+    Column("subject", Text),
+    Column("preview", Text),
+    Column("in_reply_to", String(1000)),
+    Column("references", JSON),
+    Column("headers", JSON),
+    Column("attachments", JSON),
+    Column("size", BigInteger, nullable=False),
+    Column("raw_sha256", String(64), nullable=False),
+    Column("timestamp", Time, nullable=False),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    UniqueConstraint("inbox_id", "message_id", name="uq_messages_inbox_message"),
+    Index("ix_messages_inbox_ts", "inbox_id", "timestamp", "id"),
+    Index("ix_messages_thread_ts", "thread_id", "timestamp", "id"),
+)
+
+message_labels = Table(
+    "message_labels",
+    metadata,
+    Column("message_pk", Id, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("label", String(256), primary_key=True),
+    Index("ix_message_labels_label", "label", "message_pk"),
+)
+
+message_bodies = Table(
+    "message_bodies",
+    metadata,
+    Column("message_pk", Id, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True),
+    Column("text", Text),
+    Column("html", Text),
+    Column("extracted_text", Text),
+    Column("extracted_html", Text),
+)
+
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("draft_id", String(64), primary_key=True),
+    Column("inbox_id", String(320), ForeignKey("inboxes.inbox_id", ondelete="CASCADE"), nullable=False),
+    Column("pod_id", String(64), nullable=False),
+    Column("client_id", String(256)),
+    Column("labels", JSON, nullable=False),
+    Column("reply_to", JSON),
+    Column("to", JSON),
+    Column("cc", JSON),
+    Column("bcc", JSON),
+    Column("subject", Text),
+    Column("text", Text),
+    Column("html", Text),
+    Column("attachments", JSON),
+    Column("in_reply_to", String(1000)),
+    Column("forward_of", String(1000)),
+    Column("references", JSON),
+    Column("reply_all", Boolean, nullable=False, default=False),
+    Column("send_status", String(16)),
+    Column("send_at", Time),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    UniqueConstraint("inbox_id", "client_id", name="uq_drafts_inbox_client"),
+    Index("ix_drafts_inbox_updated", "inbox_id", "updated_at", "draft_id"),
+    Index("ix_drafts_pod_updated", "pod_id", "updated_at", "draft_id"),
+    Index("ix_drafts_updated", "updated_at", "draft_id"),
+    Index("ix_drafts_send_at", "send_at"),
+)
+
+# One row per remote recipient of a sent message; SMTP delivery workers work through the pending ones.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_pk", Id, ForeignKey("messages.id", ondelete="CASCADE"), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Time, nullable=False),
+    Column("last_error", Text),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_deliveries_message", "message_pk"),
+)
+
+# Idempotency keys of sends: the request's fingerprint and the response it got.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(512), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("response", JSON, nullable=False),
+    Column("created_at", Time, nullable=False),
+    Index("ix_idempotency_created", "created_at"),
+)
+
+# The transactional outbox: written in the same transaction as the change each event reports.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(64), nullable=False, unique=True),
+    Column("event_type", String(64), nullable=False),
+    Column("pod_id", String(64)),
+    Column("inbox_id", String(320)),
+    Column("thread_id", String(64)),
+    Column("message_id", String(1000)),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", Time, nullable=False),
+    Index("ix_events_created", "created_at"),
+)

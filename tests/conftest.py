@@ -1,0 +1,87 @@
+"""Shared fixtures: every engine test runs on SQLite and, when AGENTINBOX_TEST_DATABASE_URL is set, PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from agentinbox import AsyncAgentInbox
+from agentinbox._clock import ManualClock
+
+PG_URL = os.environ.get("AGENTINBOX_TEST_DATABASE_URL", "")
+CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
+
+
+def corpus(*parts: str) -> Path:
+    """A path inside the shared corpora, or a skip with the reason when they are not there."""
+    path = CORPORA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"test corpus {path} is not present (the shared corpora live beside the project)")
+    return path
+
+
+def _dsn(url: str, database: str | None = None) -> str:
+    parsed = make_url(url).set(drivername="postgresql")
+    if database is not None:
+        parsed = parsed.set(database=database)
+    return parsed.render_as_string(hide_password=False)
+
+
+async def _admin(url: str, *statements: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(_dsn(url))
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A PostgreSQL database with the schema migrated, copied for each test (much faster than migrating)."""
+    if not PG_URL:
+        pytest.skip("AGENTINBOX_TEST_DATABASE_URL is not set: the PostgreSQL half of the suite is skipped")
+    name = f"agentinbox_tpl_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(PG_URL, f'CREATE DATABASE "{name}"'))
+
+    async def migrate() -> None:
+        from agentinbox.store.database import Database
+
+        db = Database(make_url(PG_URL).set(database=name).render_as_string(hide_password=False))
+        await db.migrate()
+        await db.close()
+
+    asyncio.run(migrate())
+    yield name
+    asyncio.run(_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'agentinbox.db'}"
+        return
+    template = request.getfixturevalue("pg_template")
+    name = f"agentinbox_t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(PG_URL, f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    asyncio.run(_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(1_800_000_000_000_000)
+
+
+@pytest.fixture
+async def client(database_url: str, clock: ManualClock) -> AsyncIterator[AsyncAgentInbox]:
+    async with AsyncAgentInbox(database_url=database_url, default_domain="agents.test", clock=clock) as engine:
+        yield engine
