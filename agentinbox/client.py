@@ -38,7 +38,9 @@ T = TypeVar("T")
 
 def _settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
     if settings is not None and overrides:
-        raise ValidationError("pass either settings= or individual setting keywords, not both", path=["settings"])
+        raise ValidationError(
+            "pass either settings= or individual setting keywords, not both", path=["settings"]
+        )
     if settings is not None:
         return settings
     try:
@@ -46,7 +48,9 @@ def _settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
     except pydantic.ValidationError as exc:
         first = exc.errors()[0]
         path = [str(p) for p in first.get("loc", ())]
-        raise ValidationError(f"invalid setting {'.'.join(path)}: {first.get('msg')}", path=list(path)) from exc
+        raise ValidationError(
+            f"invalid setting {'.'.join(path)}: {first.get('msg')}", path=list(path)
+        ) from exc
     check_domain(result.default_domain)
     return result
 
@@ -57,7 +61,9 @@ class AsyncAgentInbox:
     The database opens (and its schema migrates) on first use; ``async with`` or ``close()`` releases it.
     """
 
-    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None, **overrides: Any) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, clock: Clock | None = None, **overrides: Any
+    ) -> None:
         self.settings = _settings(settings, overrides)
         self._clock = clock or Clock()
         self._opened: Context | None = None
@@ -125,7 +131,9 @@ class _Portal:
     def call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         if threading.current_thread() is self._thread:
             coroutine.close()
-            raise RuntimeError("a blocking AgentInbox method was called from its own event loop; use await instead")
+            raise RuntimeError(
+                "a blocking AgentInbox method was called from its own event loop; use await instead"
+            )
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def stop(self) -> None:
@@ -166,7 +174,9 @@ class AgentInbox:
     >>> inbox = client.inboxes.create(display_name="Support Agent", client_id="support-v1")
     """
 
-    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None, **overrides: Any) -> None:
+    def __init__(
+        self, settings: Settings | None = None, *, clock: Clock | None = None, **overrides: Any
+    ) -> None:
         self._async = AsyncAgentInbox(settings, clock=clock, **overrides)
         self._portal = _Portal()
         self.settings = self._async.settings
@@ -185,7 +195,9 @@ class AgentInbox:
         self._portal.call(self._async.open())
         return self
 
-    def deliver(self, raw: bytes, mail_from: str | None = None, rcpt_to: Sequence[str] | None = None) -> list[Message]:
+    def deliver(
+        self, raw: bytes, mail_from: str | None = None, rcpt_to: Sequence[str] | None = None
+    ) -> list[Message]:
         """Run a raw RFC 5322 message through the inbound pipeline (see ``AsyncAgentInbox.deliver``)."""
         return self._portal.call(self._async.deliver(raw, mail_from=mail_from, rcpt_to=rcpt_to))
 
@@ -212,5 +224,5 @@ class AgentInbox:
         if not getattr(self, "_closed", True):
             try:
                 self.close()
-            except Exception:  # noqa: BLE001 - interpreter shutdown or a broken loop: nothing to report to
+            except Exception:
                 pass

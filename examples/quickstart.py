@@ -17,7 +17,9 @@ def main() -> None:
     started = time.perf_counter()
     database = Path(tempfile.mkdtemp(prefix="agentinbox-demo-")) / "agentinbox.db"
     with AgentInbox(database_url=f"sqlite+aiosqlite:///{database}") as client:
-        support = client.inboxes.create(username="support", display_name="Support Agent", client_id="support-v1")
+        support = client.inboxes.create(
+            username="support", display_name="Support Agent", client_id="support-v1"
+        )
         customer = client.inboxes.create(username="alice", display_name="Alice", client_id="customer-alice")
         print(f"inboxes: {support.inbox_id} and {customer.inbox_id}  (database {database})")
 
@@ -48,7 +50,9 @@ def main() -> None:
         own = client.inboxes.threads.list(inbox_id=customer.inbox_id, labels=["unread"])
         answer = client.threads.get(thread_id=own.threads[0].thread_id).messages[-1]
         print(f"customer gets {answer.subject!r}: {answer.extracted_text!r}")
-        client.inboxes.messages.reply(inbox_id=customer.inbox_id, message_id=answer.message_id, text="Thank you!")
+        client.inboxes.messages.reply(
+            inbox_id=customer.inbox_id, message_id=answer.message_id, text="Thank you!"
+        )
 
         final = client.threads.get(thread_id=thread.thread_id)
         print(f"support's thread now has {final.message_count} messages:")

@@ -15,15 +15,6 @@ from agentinbox import AsyncAgentInbox
 from agentinbox._clock import ManualClock
 
 PG_URL = os.environ.get("AGENTINBOX_TEST_DATABASE_URL", "")
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
-
-
-def corpus(*parts: str) -> Path:
-    """A path inside the shared corpora, or a skip with the reason when they are not there."""
-    path = CORPORA.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"test corpus {path} is not present (the shared corpora live beside the project)")
-    return path
 
 
 def _dsn(url: str, database: str | None = None) -> str:
@@ -83,5 +74,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 async def client(database_url: str, clock: ManualClock) -> AsyncIterator[AsyncAgentInbox]:
-    async with AsyncAgentInbox(database_url=database_url, default_domain="agents.test", clock=clock) as engine:
+    async with AsyncAgentInbox(
+        database_url=database_url, default_domain="agents.test", clock=clock
+    ) as engine:
         yield engine

@@ -152,6 +152,8 @@ def test_custom_headers_accepted() -> None:
         "Return-Path",
         "Received",
         "DKIM-Signature",
+        "Content-ID",
+        "Content-Language",
     ],
 )
 def test_custom_headers_refuse_structural(name: str) -> None:

@@ -49,7 +49,10 @@ async def test_quick_example_round_trip(client: AsyncAgentInbox, clock: ManualCl
 
     clock.advance(60)
     reply = await client.inboxes.messages.reply(
-        inbox_id=support.inbox_id, message_id=received.message_id, text="We are on it.", html="<p>We are on it.</p>"
+        inbox_id=support.inbox_id,
+        message_id=received.message_id,
+        text="We are on it.",
+        html="<p>We are on it.</p>",
     )
     assert reply.thread_id == item.thread_id
 
@@ -90,11 +93,17 @@ async def test_reply_all_never_includes_the_inbox(client: AsyncAgentInbox, clock
     b = await client.inboxes.create(username="b")
     c = await client.inboxes.create(username="c")
     sent = await client.inboxes.messages.send(
-        inbox_id=a.inbox_id, to=[b.inbox_id, "outside@example.com"], cc=[c.inbox_id], subject="Plan", text="Hi all"
+        inbox_id=a.inbox_id,
+        to=[b.inbox_id, "outside@example.com"],
+        cc=[c.inbox_id],
+        subject="Plan",
+        text="Hi all",
     )
     clock.advance(5)
     copy = await client.inboxes.messages.get(inbox_id=b.inbox_id, message_id=sent.message_id)
-    answer = await client.inboxes.messages.reply_all(inbox_id=b.inbox_id, message_id=copy.message_id, text="Agreed")
+    answer = await client.inboxes.messages.reply_all(
+        inbox_id=b.inbox_id, message_id=copy.message_id, text="Agreed"
+    )
     mine = await client.inboxes.messages.get(inbox_id=b.inbox_id, message_id=answer.message_id)
     everyone = [*mine.to, *(mine.cc or [])]
     assert not any(b.inbox_id in x for x in everyone)

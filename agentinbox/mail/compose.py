@@ -42,7 +42,7 @@ __all__ = [
 
 # CRLF line endings, non-ASCII names and subjects as RFC 2047 encoded-words, bodies in 7bit,
 # quoted-printable or base64 (whichever fits): 7-bit safe for any relay, lines well under RFC 5322's 998.
-# refold_source="none": the address headers we fold ourselves are written as given (see _address_header).
+# refold_source="none": the headers compose_message folds itself are written as given.
 _POLICY = policy.SMTP.clone(cte_type="7bit", refold_source="none")
 # Only when an address itself is non-ASCII: then the message needs SMTPUTF8 anyway (RFC 6531, RFC 6532).
 _POLICY_UTF8 = policy.SMTPUTF8.clone(cte_type="7bit", refold_source="none")
@@ -134,7 +134,8 @@ def check_custom_headers(headers: dict[str, str] | None) -> dict[str, str]:
                 path=path,
             )
         key = name.lower()
-        if key in _OWNED_HEADERS:
+        # Content-* headers belong to MIME parts; the composer would drop or move them.
+        if key in _OWNED_HEADERS or key.startswith("content-"):
             argument = _HEADER_ARGUMENTS.get(key)
             hint = f"use the {argument!r} argument instead" if argument else "agentinbox sets it itself"
             raise ValidationError(f"header {name!r} cannot be set through headers; {hint}", path=path)
@@ -311,28 +312,27 @@ def compose_message(
         )
     }
     ids = [message_id, *([in_reply_to] if in_reply_to else []), *(references or [])]
-    utf8 = not all(a.address.isascii() for addresses in fields.values() for a in addresses) or not all(
-        i.isascii() for i in ids
-    )
+    addresses = [a.address for values in fields.values() for a in values]
+    utf8 = not all(value.isascii() for value in (*addresses, *ids))
     msg = MIMEPart(policy=_POLICY_UTF8 if utf8 else _POLICY)
 
     # Headers are folded here and stored with set_raw, past the policy's own folder: in Python 3.11 it
     # can put the comma between two addresses inside an encoded-word (strict parsers then lose the
     # second recipient), drops spaces next to the encoded-words it makes, and reads a literal "=?" in a
     # subject as an encoded-word.
-    for name, addresses in fields.items():
-        if addresses:
-            msg.set_raw(name, ",\r\n ".join(_format_address(name, a) for a in addresses))
+    for name, values in fields.items():
+        if values:
+            msg.set_raw(name, ",\r\n ".join(_format_address(name, a) for a in values))
     if subject is not None:
         msg.set_raw("Subject", _header_text("Subject", _clean(subject)))
     msg.set_raw("Date", format_datetime(date if date.tzinfo else date.replace(tzinfo=UTC)))
     msg.set_raw("Message-ID", message_id)
     if in_reply_to:
         msg.set_raw("In-Reply-To", in_reply_to)
-    if references:
-        # RFC 5322 §3.6.4: ids separated by folding whitespace; an id too long to fold is dropped.
-        kept = [r for r in references if len(r) < 900]
-        msg.set_raw("References", _fold("References", " ".join(kept)) or "")
+    # RFC 5322 §3.6.4: ids separated by folding whitespace; an id too long for any line is dropped.
+    kept = [r for r in references or [] if len(r) < 900]
+    if kept:
+        msg.set_raw("References", _fold("References", " ".join(kept)) or " ".join(kept))
     for name, value in headers.items():
         msg.set_raw(name, _header_text(name, _clean(value)))
     msg["MIME-Version"] = "1.0"

@@ -65,7 +65,9 @@ def create_draft(ctx: Context, *, inbox_id: str, fields: dict[str, Any]) -> Any:
     if reply_all and not in_reply_to:
         raise ValidationError("reply_all needs in_reply_to", path=["reply_all"])
     if reply_all and any(fields.get(name) for name in ("to", "cc", "bcc")):
-        raise ValidationError("a reply_all draft addresses the whole thread: leave to, cc and bcc out", path=["to"])
+        raise ValidationError(
+            "a reply_all draft addresses the whole thread: leave to, cc and bcc out", path=["to"]
+        )
     outgoing = validate_outgoing(
         to=fields.get("to"),
         cc=fields.get("cc"),
@@ -155,7 +157,7 @@ def update_draft(ctx: Context, *, inbox_id: str, draft_id: str, changes: dict[st
         remove_attachments = [remove_attachments]
     add_labels = user_labels(given.get("add_labels"), field="add_labels")
     remove_labels = user_labels(given.get("remove_labels"), field="remove_labels")
-    send_at: int | None | Omit = _send_at(given["send_at"]) if "send_at" in given else OMIT
+    send_at: int | Omit | None = _send_at(given["send_at"]) if "send_at" in given else OMIT
 
     def run(conn: Connection) -> Draft:
         row = drafts.draft_row(conn, Scope(inbox_id=inboxes.get_inbox(conn, inbox_id).inbox_id), draft_id)
@@ -173,7 +175,9 @@ def update_draft(ctx: Context, *, inbox_id: str, draft_id: str, changes: dict[st
             known = {a["attachment_id"] for a in attachments}
             unknown = [a for a in remove_attachments if a not in known]
             if unknown:
-                raise ValidationError(f"the draft has no attachment {unknown[0]!r}", path=["remove_attachments"])
+                raise ValidationError(
+                    f"the draft has no attachment {unknown[0]!r}", path=["remove_attachments"]
+                )
             dropped = [a for a in attachments if a["attachment_id"] in remove_attachments]
             attachments = [a for a in attachments if a["attachment_id"] not in remove_attachments]
             blobs.release_blobs(conn, [a["sha256"] for a in dropped])

@@ -32,6 +32,8 @@ __all__ = ["Prepared", "deliver", "prepare", "store_received"]
 # Characters a message_id used in API paths must not contain (AgentMail §1.5).
 _UNSAFE_ID = re.compile(r"[%/?#\s]")
 _FUTURE_SLACK = 24 * 3600 * 1_000_000
+# Longer Message-IDs are replaced by one derived from the content (ids are path segments and index keys).
+_MAX_ID = 900
 
 
 @dataclass(slots=True)
@@ -64,7 +66,7 @@ def prepare(raw: bytes, *, extracted: tuple[str | None, str | None] | None = Non
 
 def public_message_id(rfc_message_id: str | None, *, sha256: str, domain: str) -> str:
     """The message_id the API uses: the RFC Message-ID, made path-safe, or one derived from the content."""
-    if not rfc_message_id:
+    if not rfc_message_id or len(rfc_message_id) > _MAX_ID:
         return f"<{sha256[:32]}@{domain}>"
     if _UNSAFE_ID.search(rfc_message_id):
         return _UNSAFE_ID.sub("-", rfc_message_id)
@@ -131,6 +133,7 @@ def store_received(
             continue
         when = timestamp if timestamp is not None else message_timestamp(parsed, now)
         keys = thread_keys(parsed.message_id, parsed.in_reply_to, parsed.references)
+        known = threads.lookup_refs(conn, inbox_id, keys)
         participants = [p for p in (parsed.from_, *parsed.to, *parsed.cc) if p]
         subject_key = normalize_subject(parsed.subject)
         thread_id = threads.find_thread(
@@ -141,6 +144,7 @@ def store_received(
             participants=participants,
             subject_fallback=not parsed.in_reply_to and not parsed.references,
             since=when - subject_window * 1_000_000,
+            known=known,
         )
         labels = ["received", "unread"]
         new = NewMessage(
@@ -187,7 +191,7 @@ def store_received(
             now=now,
         )
         messages.insert_message(conn, new, now=now)
-        threads.add_refs(conn, inbox_id=inbox_id, thread_id=new.thread_id, keys=keys)
+        threads.add_refs(conn, inbox_id=inbox_id, thread_id=new.thread_id, keys=keys, known=known)
         events.append_event(
             conn,
             "message.received",
@@ -197,7 +201,7 @@ def store_received(
             thread_id=new.thread_id,
             message_id=message_id,
         )
-        stored.append(messages.get_message(conn, Scope(inbox_id=inbox_id), message_id))
+        stored.append(messages.new_message_model(new, now=now))
     return stored
 
 
@@ -219,7 +223,9 @@ def _header(headers: dict[str, str], name: str) -> str | None:
     return None
 
 
-def resolve_recipients(conn: Connection, rcpt_to: Sequence[str] | None, parsed: ParsedMessage) -> dict[str, str]:
+def resolve_recipients(
+    conn: Connection, rcpt_to: Sequence[str] | None, parsed: ParsedMessage
+) -> dict[str, str]:
     """The local inboxes a message goes to: every envelope recipient must be one; without an envelope,
     whichever header recipients are."""
     if rcpt_to is not None:

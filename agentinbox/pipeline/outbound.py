@@ -53,7 +53,9 @@ class Outgoing:
         return [*self.to, *self.cc, *self.bcc]
 
 
-def validate_attachments(attachments: Sequence[Any] | None, *, field_name: str = "attachments") -> list[OutgoingAttachment]:
+def validate_attachments(
+    attachments: Sequence[Any] | None, *, field_name: str = "attachments"
+) -> list[OutgoingAttachment]:
     """Turn caller attachment specs (mappings or objects with SendAttachment's fields) into attachments."""
     if attachments is None:
         return []
@@ -324,11 +326,21 @@ def send_in_transaction(
     others = {inbox_id: pod for inbox_id, pod in local.items() if inbox_id != inbox.inbox_id}
     if others:
         store_received(
-            conn, prepared, others, now=now, subject_window=ctx.settings.subject_threading_window, timestamp=now
+            conn,
+            prepared,
+            others,
+            now=now,
+            subject_window=ctx.settings.subject_threading_window,
+            timestamp=now,
         )
     if local:
         events.append_event(
-            conn, "message.delivered", now=now, pod_id=inbox.pod_id, **ids, payload={"recipients": list(local)}
+            conn,
+            "message.delivered",
+            now=now,
+            pod_id=inbox.pod_id,
+            **ids,
+            payload={"recipients": list(local)},
         )
     return SendMessageResponse(message_id=rfc_message_id, thread_id=new.thread_id)
 
@@ -363,7 +375,9 @@ async def send(
             )
         request_hash = idempotency.fingerprint(fingerprint or {})
         now = ctx.clock.now()
-        previous = idempotency.recall(conn, idempotency_key, request_hash, now=now, ttl=ctx.settings.idempotency_ttl)
+        previous = idempotency.recall(
+            conn, idempotency_key, request_hash, now=now, ttl=ctx.settings.idempotency_ttl
+        )
         if previous is not None:
             return SendMessageResponse(**previous)
         response = send_in_transaction(

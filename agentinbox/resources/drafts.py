@@ -20,9 +20,17 @@ __all__ = ["Drafts", "InboxDrafts", "PodDrafts"]
 
 
 class _DraftReads(Resource):
-    async def _list(self, scope: Scope, *, limit: int | None, page_token: str | None, ascending: bool | None,
-                    labels: str | Sequence[str] | None, before: datetime | None,
-                    after: datetime | None) -> ListDraftsResponse:  # fmt: skip
+    async def _list(
+        self,
+        scope: Scope,
+        *,
+        limit: int | None,
+        page_token: str | None,
+        ascending: bool | None,
+        labels: str | Sequence[str] | None,
+        before: datetime | None,
+        after: datetime | None,
+    ) -> ListDraftsResponse:
         fn: Any = drafts.list_drafts
         if scope.inbox_id is not None:
             fn = in_inbox(fn, scope.inbox_id)
@@ -75,12 +83,21 @@ class InboxDrafts(_DraftReads):
         """Create a draft. A reply draft (``in_reply_to``) takes recipients, subject and threading from the
         message; a forward draft (``forward_of``) takes its subject and the original at send time."""
         fields = dict(
-            labels=labels, reply_to=reply_to, to=to, cc=cc, bcc=bcc, subject=subject, text=text, html=html,
-            attachments=attachments, reply_all=check_bool(reply_all, "reply_all"), send_at=send_at,
+            labels=labels,
+            reply_to=reply_to,
+            to=to,
+            cc=cc,
+            bcc=bcc,
+            subject=subject,
+            text=text,
+            html=html,
+            attachments=attachments,
+            reply_all=check_bool(reply_all, "reply_all"),
+            send_at=send_at,
             client_id=client_id,
             in_reply_to=check_id(in_reply_to, "in_reply_to") if in_reply_to is not None else None,
             forward_of=check_id(forward_of, "forward_of") if forward_of is not None else None,
-        )  # fmt: skip
+        )
         return await draft_flow.create_draft(
             await self._ctx(), inbox_id=check_id(inbox_id, "inbox_id"), fields=fields
         )
@@ -97,9 +114,15 @@ class InboxDrafts(_DraftReads):
         ascending: bool | None = None,
     ) -> ListDraftsResponse:
         """Drafts, most recently updated first."""
-        return await self._list(Scope(inbox_id=check_id(inbox_id, "inbox_id")), limit=limit,
-                                page_token=page_token, ascending=ascending, labels=labels, before=before,
-                                after=after)  # fmt: skip
+        return await self._list(
+            Scope(inbox_id=check_id(inbox_id, "inbox_id")),
+            limit=limit,
+            page_token=page_token,
+            ascending=ascending,
+            labels=labels,
+            before=before,
+            after=after,
+        )
 
     async def get(self, *, inbox_id: str, draft_id: str) -> Draft:
         return await self._get(Scope(inbox_id=check_id(inbox_id, "inbox_id")), draft_id)
@@ -109,25 +132,34 @@ class InboxDrafts(_DraftReads):
         *,
         inbox_id: str,
         draft_id: str,
-        reply_to: Sequence[str] | None | Omit = OMIT,
-        to: Sequence[str] | None | Omit = OMIT,
-        cc: Sequence[str] | None | Omit = OMIT,
-        bcc: Sequence[str] | None | Omit = OMIT,
-        subject: str | None | Omit = OMIT,
-        text: str | None | Omit = OMIT,
-        html: str | None | Omit = OMIT,
-        add_attachments: Sequence[Any] | None | Omit = OMIT,
-        remove_attachments: Sequence[str] | None | Omit = OMIT,
-        add_labels: Sequence[str] | None | Omit = OMIT,
-        remove_labels: Sequence[str] | None | Omit = OMIT,
-        send_at: datetime | None | Omit = OMIT,
+        reply_to: Sequence[str] | Omit | None = OMIT,
+        to: Sequence[str] | Omit | None = OMIT,
+        cc: Sequence[str] | Omit | None = OMIT,
+        bcc: Sequence[str] | Omit | None = OMIT,
+        subject: str | Omit | None = OMIT,
+        text: str | Omit | None = OMIT,
+        html: str | Omit | None = OMIT,
+        add_attachments: Sequence[Any] | Omit | None = OMIT,
+        remove_attachments: Sequence[str] | Omit | None = OMIT,
+        add_labels: Sequence[str] | Omit | None = OMIT,
+        remove_labels: Sequence[str] | Omit | None = OMIT,
+        send_at: datetime | Omit | None = OMIT,
     ) -> Draft:
         """Change a draft: omitted fields stay, None clears a field, ``send_at=None`` unschedules it."""
         changes = dict(
-            reply_to=reply_to, to=to, cc=cc, bcc=bcc, subject=subject, text=text, html=html,
-            add_attachments=add_attachments, remove_attachments=remove_attachments, add_labels=add_labels,
-            remove_labels=remove_labels, send_at=send_at,
-        )  # fmt: skip
+            reply_to=reply_to,
+            to=to,
+            cc=cc,
+            bcc=bcc,
+            subject=subject,
+            text=text,
+            html=html,
+            add_attachments=add_attachments,
+            remove_attachments=remove_attachments,
+            add_labels=add_labels,
+            remove_labels=remove_labels,
+            send_at=send_at,
+        )
         return await draft_flow.update_draft(
             await self._ctx(),
             inbox_id=check_id(inbox_id, "inbox_id"),
@@ -137,8 +169,11 @@ class InboxDrafts(_DraftReads):
 
     async def delete(self, *, inbox_id: str, draft_id: str) -> None:
         """Delete the draft; this also cancels a scheduled send."""
-        await self._write(drafts.delete_draft, Scope(inbox_id=check_id(inbox_id, "inbox_id")),
-                          check_id(draft_id, "draft_id"))  # fmt: skip
+        await self._write(
+            drafts.delete_draft,
+            Scope(inbox_id=check_id(inbox_id, "inbox_id")),
+            check_id(draft_id, "draft_id"),
+        )
 
     async def send(
         self,
@@ -176,8 +211,15 @@ class Drafts(_DraftReads):
         after: datetime | None = None,
         ascending: bool | None = None,
     ) -> ListDraftsResponse:
-        return await self._list(Scope(), limit=limit, page_token=page_token, ascending=ascending, labels=labels,
-                                before=before, after=after)  # fmt: skip
+        return await self._list(
+            Scope(),
+            limit=limit,
+            page_token=page_token,
+            ascending=ascending,
+            labels=labels,
+            before=before,
+            after=after,
+        )
 
     async def get(self, *, draft_id: str) -> Draft:
         return await self._get(Scope(), draft_id)
@@ -200,8 +242,15 @@ class PodDrafts(_DraftReads):
         after: datetime | None = None,
         ascending: bool | None = None,
     ) -> ListDraftsResponse:
-        return await self._list(Scope(pod_id=check_id(pod_id, "pod_id")), limit=limit, page_token=page_token,
-                                ascending=ascending, labels=labels, before=before, after=after)  # fmt: skip
+        return await self._list(
+            Scope(pod_id=check_id(pod_id, "pod_id")),
+            limit=limit,
+            page_token=page_token,
+            ascending=ascending,
+            labels=labels,
+            before=before,
+            after=after,
+        )
 
     async def get(self, *, pod_id: str, draft_id: str) -> Draft:
         return await self._get(Scope(pod_id=check_id(pod_id, "pod_id")), draft_id)

@@ -62,7 +62,13 @@ class _InboxOperations(Resource):
         return await ctx.db.write(run)
 
     async def _list(
-        self, pod_id: str | None, *, limit: int | None, page_token: str | None, ascending: bool | None, q: str | None
+        self,
+        pod_id: str | None,
+        *,
+        limit: int | None,
+        page_token: str | None,
+        ascending: bool | None,
+        q: str | None,
     ) -> ListInboxesResponse:
         def run(conn: Connection) -> ListInboxesResponse:
             if pod_id is not None:
@@ -83,9 +89,9 @@ class _InboxOperations(Resource):
         pod_id: str | None,
         inbox_id: str,
         *,
-        display_name: str | None | Omit,
-        status: str | None | Omit,
-        metadata: dict[str, Any] | None | Omit,
+        display_name: str | Omit | None,
+        status: str | Omit | None,
+        metadata: dict[str, Any] | Omit | None,
     ) -> Inbox:
         ctx = await self._ctx()
         return await ctx.db.write(
@@ -145,7 +151,9 @@ class Inboxes(_InboxOperations):
         """Inboxes, newest first (``ascending=True`` for oldest first)."""
         return await self._list(None, limit=limit, page_token=page_token, ascending=ascending, q=None)
 
-    async def search(self, *, q: str, limit: int | None = None, page_token: str | None = None) -> ListInboxesResponse:
+    async def search(
+        self, *, q: str, limit: int | None = None, page_token: str | None = None
+    ) -> ListInboxesResponse:
         """Inboxes whose address or display name has a word starting with ``q``."""
         return await self._list(None, limit=limit, page_token=page_token, ascending=False, q=q)
 
@@ -156,9 +164,9 @@ class Inboxes(_InboxOperations):
         self,
         *,
         inbox_id: str,
-        display_name: str | None | Omit = OMIT,
-        status: str | None | Omit = OMIT,
-        metadata: dict[str, Any] | None | Omit = OMIT,
+        display_name: str | Omit | None = OMIT,
+        status: str | Omit | None = OMIT,
+        metadata: dict[str, Any] | Omit | None = OMIT,
     ) -> Inbox:
         """Change display name, status or metadata (merged: a None value removes that key)."""
         return await self._update(None, inbox_id, display_name=display_name, status=status, metadata=metadata)
@@ -207,7 +215,9 @@ class PodInboxes(_InboxOperations):
     async def search(
         self, *, pod_id: str, q: str, limit: int | None = None, page_token: str | None = None
     ) -> ListInboxesResponse:
-        return await self._list(check_id(pod_id, "pod_id"), limit=limit, page_token=page_token, ascending=False, q=q)
+        return await self._list(
+            check_id(pod_id, "pod_id"), limit=limit, page_token=page_token, ascending=False, q=q
+        )
 
     async def get(self, *, pod_id: str, inbox_id: str) -> Inbox:
         return await self._read(
@@ -219,9 +229,9 @@ class PodInboxes(_InboxOperations):
         *,
         pod_id: str,
         inbox_id: str,
-        display_name: str | None | Omit = OMIT,
-        status: str | None | Omit = OMIT,
-        metadata: dict[str, Any] | None | Omit = OMIT,
+        display_name: str | Omit | None = OMIT,
+        status: str | Omit | None = OMIT,
+        metadata: dict[str, Any] | Omit | None = OMIT,
     ) -> Inbox:
         return await self._update(
             check_id(pod_id, "pod_id"), inbox_id, display_name=display_name, status=status, metadata=metadata

@@ -59,9 +59,17 @@ class Messages(Resource):
         """
         inbox_id = check_id(inbox_id, "inbox_id")
         fields = dict(
-            to=to, cc=cc, bcc=bcc, reply_to=reply_to, subject=subject, text=text, html=html,
-            labels=labels, attachments=attachments, headers=headers,
-        )  # fmt: skip
+            to=to,
+            cc=cc,
+            bcc=bcc,
+            reply_to=reply_to,
+            subject=subject,
+            text=text,
+            html=html,
+            labels=labels,
+            attachments=attachments,
+            headers=headers,
+        )
         outgoing = outbound.validate_outgoing(**fields)
         return await outbound.send(
             await self._ctx(),
@@ -94,9 +102,16 @@ class Messages(Resource):
         message_id = check_id(message_id, "message_id")
         reply_all = check_bool(reply_all, "reply_all")
         fields = dict(
-            to=to, cc=cc, bcc=bcc, reply_to=reply_to, text=text, html=html, labels=labels,
-            attachments=attachments, headers=headers,
-        )  # fmt: skip
+            to=to,
+            cc=cc,
+            bcc=bcc,
+            reply_to=reply_to,
+            text=text,
+            html=html,
+            labels=labels,
+            attachments=attachments,
+            headers=headers,
+        )
         outgoing = outbound.validate_outgoing(**fields)
         return await outbound.send(
             await self._ctx(),
@@ -107,7 +122,13 @@ class Messages(Resource):
             reply_all=reply_all,
             recipients_given=bool(outgoing.recipients),
             idempotency_key=idempotency_key,
-            fingerprint={"op": "reply", "inbox_id": inbox_id, "message_id": message_id, "all": reply_all, **fields},
+            fingerprint={
+                "op": "reply",
+                "inbox_id": inbox_id,
+                "message_id": message_id,
+                "all": reply_all,
+                **fields,
+            },
         )
 
     async def reply_all(
@@ -163,9 +184,17 @@ class Messages(Resource):
         inbox_id = check_id(inbox_id, "inbox_id")
         message_id = check_id(message_id, "message_id")
         fields = dict(
-            to=to, cc=cc, bcc=bcc, reply_to=reply_to, subject=subject, text=text, html=html,
-            labels=labels, attachments=attachments, headers=headers,
-        )  # fmt: skip
+            to=to,
+            cc=cc,
+            bcc=bcc,
+            reply_to=reply_to,
+            subject=subject,
+            text=text,
+            html=html,
+            labels=labels,
+            attachments=attachments,
+            headers=headers,
+        )
         outgoing = outbound.validate_outgoing(**fields)
         return await outbound.send(
             await self._ctx(),
@@ -279,7 +308,9 @@ class Messages(Resource):
         scope = Scope(inbox_id=check_id(inbox_id, "inbox_id"))
         return await self._read(messages.get_raw, scope, check_id(message_id, "message_id"))
 
-    async def get_attachment(self, *, inbox_id: str, message_id: str, attachment_id: str) -> AttachmentResponse:
+    async def get_attachment(
+        self, *, inbox_id: str, message_id: str, attachment_id: str
+    ) -> AttachmentResponse:
         """An attachment's metadata and bytes (``content``)."""
         scope = Scope(inbox_id=check_id(inbox_id, "inbox_id"))
         return await self._read(

@@ -32,7 +32,9 @@ class Pods(Resource):
         """Create a pod; the same ``client_id`` again returns the pod it created the first time."""
         for field, value in (("name", name), ("client_id", client_id)):
             if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > 256):
-                raise ValidationError(f"{field} must be a non-empty string of at most 256 characters", path=[field])
+                raise ValidationError(
+                    f"{field} must be a non-empty string of at most 256 characters", path=[field]
+                )
         ctx = await self._ctx()
         return await ctx.db.write(pods.create_pod, name=name, client_id=client_id, now=ctx.clock.now())
 
@@ -40,7 +42,10 @@ class Pods(Resource):
         self, *, limit: int | None = None, page_token: str | None = None, ascending: bool | None = None
     ) -> ListPodsResponse:
         return await self._read(
-            pods.list_pods, limit=clamp_limit(limit), page_token=page_token, ascending=check_bool(ascending, "ascending")
+            pods.list_pods,
+            limit=clamp_limit(limit),
+            page_token=page_token,
+            ascending=check_bool(ascending, "ascending"),
         )
 
     async def get(self, *, pod_id: str) -> Pod:

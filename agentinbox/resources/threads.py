@@ -24,8 +24,15 @@ __all__ = ["InboxThreads", "PodThreads", "Threads"]
 
 
 class _ThreadOperations(Resource):
-    async def _list(self, scope: Scope, *, limit: int | None, page_token: str | None, ascending: bool | None,
-                    **filters: Any) -> ListThreadsResponse:  # fmt: skip
+    async def _list(
+        self,
+        scope: Scope,
+        *,
+        limit: int | None,
+        page_token: str | None,
+        ascending: bool | None,
+        **filters: Any,
+    ) -> ListThreadsResponse:
         flt = threads.ThreadFilter(
             labels=normalize_labels(filters.get("labels")),
             before=timestamp(filters.get("before"), "before"),
@@ -47,7 +54,9 @@ class _ThreadOperations(Resource):
             ascending=check_bool(ascending, "ascending"),
         )
 
-    async def _get(self, scope: Scope, thread_id: str, *, limit: int | None, page_token: str | None) -> Thread:
+    async def _get(
+        self, scope: Scope, thread_id: str, *, limit: int | None, page_token: str | None
+    ) -> Thread:
         return await self._read(
             thread_messages.get_thread,
             scope,
@@ -56,8 +65,16 @@ class _ThreadOperations(Resource):
             page_token=page_token,
         )
 
-    async def _search(self, scope: Scope, *, q: str, limit: int | None, page_token: str | None,
-                      before: datetime | None, after: datetime | None) -> SearchThreadsResponse:  # fmt: skip
+    async def _search(
+        self,
+        scope: Scope,
+        *,
+        q: str,
+        limit: int | None,
+        page_token: str | None,
+        before: datetime | None,
+        after: datetime | None,
+    ) -> SearchThreadsResponse:
         return await self._read(
             _guard(search.search_threads, scope),
             scope,
@@ -68,8 +85,14 @@ class _ThreadOperations(Resource):
             after=timestamp(after, "after"),
         )
 
-    async def _update(self, scope: Scope, thread_id: str, *, add_labels: Sequence[str] | None,
-                      remove_labels: Sequence[str] | None) -> UpdateThreadResponse:  # fmt: skip
+    async def _update(
+        self,
+        scope: Scope,
+        thread_id: str,
+        *,
+        add_labels: Sequence[str] | None,
+        remove_labels: Sequence[str] | None,
+    ) -> UpdateThreadResponse:
         add = user_labels(add_labels, field="add_labels")
         remove = user_labels(remove_labels, field="remove_labels")
         if not add and not remove:
@@ -128,18 +151,29 @@ class InboxThreads(_ThreadOperations):
         """Threads, latest activity first. Threads with no received message appear only when ``labels``
         includes ``sent``."""
         return await self._list(
-            Scope(inbox_id=check_id(inbox_id, "inbox_id")), limit=limit, page_token=page_token,
-            ascending=ascending, labels=labels, before=before, after=after, include_spam=include_spam,
-            include_blocked=include_blocked, include_unauthenticated=include_unauthenticated,
-            include_trash=include_trash, senders=senders, recipients=recipients, subject=subject,
-        )  # fmt: skip
+            Scope(inbox_id=check_id(inbox_id, "inbox_id")),
+            limit=limit,
+            page_token=page_token,
+            ascending=ascending,
+            labels=labels,
+            before=before,
+            after=after,
+            include_spam=include_spam,
+            include_blocked=include_blocked,
+            include_unauthenticated=include_unauthenticated,
+            include_trash=include_trash,
+            senders=senders,
+            recipients=recipients,
+            subject=subject,
+        )
 
     async def get(
         self, *, inbox_id: str, thread_id: str, limit: int | None = None, page_token: str | None = None
     ) -> Thread:
         """The thread with its newest page of messages, full bodies included."""
-        return await self._get(Scope(inbox_id=check_id(inbox_id, "inbox_id")), thread_id, limit=limit,
-                               page_token=page_token)  # fmt: skip
+        return await self._get(
+            Scope(inbox_id=check_id(inbox_id, "inbox_id")), thread_id, limit=limit, page_token=page_token
+        )
 
     async def search(
         self,
@@ -151,8 +185,14 @@ class InboxThreads(_ThreadOperations):
         before: datetime | None = None,
         after: datetime | None = None,
     ) -> SearchThreadsResponse:
-        return await self._search(Scope(inbox_id=check_id(inbox_id, "inbox_id")), q=q, limit=limit,
-                                  page_token=page_token, before=before, after=after)  # fmt: skip
+        return await self._search(
+            Scope(inbox_id=check_id(inbox_id, "inbox_id")),
+            q=q,
+            limit=limit,
+            page_token=page_token,
+            before=before,
+            after=after,
+        )
 
     async def update(
         self,
@@ -163,14 +203,22 @@ class InboxThreads(_ThreadOperations):
         remove_labels: Sequence[str] | None = None,
     ) -> UpdateThreadResponse:
         """Add or remove labels on every message of the thread (``trash`` moves it to the trash)."""
-        return await self._update(Scope(inbox_id=check_id(inbox_id, "inbox_id")), thread_id,
-                                  add_labels=add_labels, remove_labels=remove_labels)  # fmt: skip
+        return await self._update(
+            Scope(inbox_id=check_id(inbox_id, "inbox_id")),
+            thread_id,
+            add_labels=add_labels,
+            remove_labels=remove_labels,
+        )
 
     async def delete(self, *, inbox_id: str, thread_id: str) -> None:
         await self._delete(Scope(inbox_id=check_id(inbox_id, "inbox_id")), thread_id)
 
-    async def get_attachment(self, *, inbox_id: str, thread_id: str, attachment_id: str) -> AttachmentResponse:
-        return await self._attachment(Scope(inbox_id=check_id(inbox_id, "inbox_id")), thread_id, attachment_id)
+    async def get_attachment(
+        self, *, inbox_id: str, thread_id: str, attachment_id: str
+    ) -> AttachmentResponse:
+        return await self._attachment(
+            Scope(inbox_id=check_id(inbox_id, "inbox_id")), thread_id, attachment_id
+        )
 
 
 class Threads(_ThreadOperations):
@@ -194,11 +242,21 @@ class Threads(_ThreadOperations):
         subject: str | Sequence[str] | None = None,
     ) -> ListThreadsResponse:
         return await self._list(
-            Scope(), limit=limit, page_token=page_token, ascending=ascending, labels=labels, before=before,
-            after=after, include_spam=include_spam, include_blocked=include_blocked,
-            include_unauthenticated=include_unauthenticated, include_trash=include_trash, senders=senders,
-            recipients=recipients, subject=subject,
-        )  # fmt: skip
+            Scope(),
+            limit=limit,
+            page_token=page_token,
+            ascending=ascending,
+            labels=labels,
+            before=before,
+            after=after,
+            include_spam=include_spam,
+            include_blocked=include_blocked,
+            include_unauthenticated=include_unauthenticated,
+            include_trash=include_trash,
+            senders=senders,
+            recipients=recipients,
+            subject=subject,
+        )
 
     async def get(self, *, thread_id: str, limit: int | None = None, page_token: str | None = None) -> Thread:
         return await self._get(Scope(), thread_id, limit=limit, page_token=page_token)
@@ -212,10 +270,16 @@ class Threads(_ThreadOperations):
         before: datetime | None = None,
         after: datetime | None = None,
     ) -> SearchThreadsResponse:
-        return await self._search(Scope(), q=q, limit=limit, page_token=page_token, before=before, after=after)
+        return await self._search(
+            Scope(), q=q, limit=limit, page_token=page_token, before=before, after=after
+        )
 
     async def update(
-        self, *, thread_id: str, add_labels: Sequence[str] | None = None, remove_labels: Sequence[str] | None = None
+        self,
+        *,
+        thread_id: str,
+        add_labels: Sequence[str] | None = None,
+        remove_labels: Sequence[str] | None = None,
     ) -> UpdateThreadResponse:
         return await self._update(Scope(), thread_id, add_labels=add_labels, remove_labels=remove_labels)
 
@@ -248,17 +312,28 @@ class PodThreads(_ThreadOperations):
         subject: str | Sequence[str] | None = None,
     ) -> ListThreadsResponse:
         return await self._list(
-            Scope(pod_id=check_id(pod_id, "pod_id")), limit=limit, page_token=page_token, ascending=ascending,
-            labels=labels, before=before, after=after, include_spam=include_spam,
-            include_blocked=include_blocked, include_unauthenticated=include_unauthenticated,
-            include_trash=include_trash, senders=senders, recipients=recipients, subject=subject,
-        )  # fmt: skip
+            Scope(pod_id=check_id(pod_id, "pod_id")),
+            limit=limit,
+            page_token=page_token,
+            ascending=ascending,
+            labels=labels,
+            before=before,
+            after=after,
+            include_spam=include_spam,
+            include_blocked=include_blocked,
+            include_unauthenticated=include_unauthenticated,
+            include_trash=include_trash,
+            senders=senders,
+            recipients=recipients,
+            subject=subject,
+        )
 
     async def get(
         self, *, pod_id: str, thread_id: str, limit: int | None = None, page_token: str | None = None
     ) -> Thread:
-        return await self._get(Scope(pod_id=check_id(pod_id, "pod_id")), thread_id, limit=limit,
-                               page_token=page_token)  # fmt: skip
+        return await self._get(
+            Scope(pod_id=check_id(pod_id, "pod_id")), thread_id, limit=limit, page_token=page_token
+        )
 
     async def search(
         self,
@@ -270,8 +345,14 @@ class PodThreads(_ThreadOperations):
         before: datetime | None = None,
         after: datetime | None = None,
     ) -> SearchThreadsResponse:
-        return await self._search(Scope(pod_id=check_id(pod_id, "pod_id")), q=q, limit=limit,
-                                  page_token=page_token, before=before, after=after)  # fmt: skip
+        return await self._search(
+            Scope(pod_id=check_id(pod_id, "pod_id")),
+            q=q,
+            limit=limit,
+            page_token=page_token,
+            before=before,
+            after=after,
+        )
 
     async def update(
         self,
@@ -281,8 +362,12 @@ class PodThreads(_ThreadOperations):
         add_labels: Sequence[str] | None = None,
         remove_labels: Sequence[str] | None = None,
     ) -> UpdateThreadResponse:
-        return await self._update(Scope(pod_id=check_id(pod_id, "pod_id")), thread_id, add_labels=add_labels,
-                                  remove_labels=remove_labels)  # fmt: skip
+        return await self._update(
+            Scope(pod_id=check_id(pod_id, "pod_id")),
+            thread_id,
+            add_labels=add_labels,
+            remove_labels=remove_labels,
+        )
 
     async def delete(self, *, pod_id: str, thread_id: str) -> None:
         await self._delete(Scope(pod_id=check_id(pod_id, "pod_id")), thread_id)

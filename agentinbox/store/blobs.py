@@ -10,13 +10,15 @@ import hashlib
 import zlib
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from .tables import blobs
 
 __all__ = ["blob_key", "get_blob", "put_blob", "release_blobs"]
 
 _MIN_COMPRESS = 256
+_TAKE = update(blobs).where(blobs.c.sha256 == bindparam("key")).values(refs=blobs.c.refs + 1)
+_INSERT = insert(blobs)
 
 
 def blob_key(data: bytes) -> str:
@@ -27,7 +29,7 @@ def blob_key(data: bytes) -> str:
 def put_blob(conn: Connection, data: bytes, key: str | None = None) -> str:
     """Store ``data`` (or take one more reference to identical stored content) and return its key."""
     key = key or blob_key(data)
-    taken = conn.execute(update(blobs).where(blobs.c.sha256 == key).values(refs=blobs.c.refs + 1))
+    taken = conn.execute(_TAKE, {"key": key})
     if taken.rowcount:
         return key
     stored, compressed = data, False
@@ -35,7 +37,9 @@ def put_blob(conn: Connection, data: bytes, key: str | None = None) -> str:
         packed = zlib.compress(data, 6)
         if len(packed) < len(data) * 0.9:
             stored, compressed = packed, True
-    conn.execute(insert(blobs).values(sha256=key, size=len(data), compressed=compressed, refs=1, data=stored))
+    conn.execute(
+        _INSERT, {"sha256": key, "size": len(data), "compressed": compressed, "refs": 1, "data": stored}
+    )
     return key
 
 

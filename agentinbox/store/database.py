@@ -12,15 +12,18 @@ import asyncio
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, pool
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ..errors import ValidationError
 from . import migrate
+from .group_commit import GroupCommit
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = ["Database"]
 
@@ -38,7 +41,9 @@ class Database:
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
-            raise ValidationError(f"database_url {url!r} is not a database URL", path=["database_url"]) from exc
+            raise ValidationError(
+                f"database_url {url!r} is not a database URL", path=["database_url"]
+            ) from exc
         backend = parsed.get_backend_name()
         self.url = url
         self.dialect = backend
@@ -46,6 +51,7 @@ class Database:
         self._async_engine: AsyncEngine | None = None
         self._writer: ThreadPoolExecutor | None = None
         self._readers: ThreadPoolExecutor | None = None
+        self._group: GroupCommit | None = None
         if backend == "sqlite":
             database = parsed.database or ""
             in_memory = database in ("", ":memory:")
@@ -72,9 +78,15 @@ class Database:
                 if in_memory
                 else ThreadPoolExecutor(_SQLITE_READERS, thread_name_prefix="agentinbox-db-reader")
             )
+            self._group = GroupCommit(engine, self._writer)
         elif backend == "postgresql":
+            # Imported here: the asyncio extension pulls in the ORM, which SQLite users never need.
+            from sqlalchemy.ext.asyncio import create_async_engine
+
             async_url = parsed.set(drivername="postgresql+asyncpg")
-            self._async_engine = create_async_engine(async_url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+            self._async_engine = create_async_engine(
+                async_url, pool_size=10, max_overflow=10, pool_pre_ping=True
+            )
         else:
             raise ValidationError(
                 f"database_url must be a sqlite or postgresql URL, not {backend!r}", path=["database_url"]
@@ -85,35 +97,31 @@ class Database:
         await self.write(migrate.upgrade)
 
     async def write(self, fn: StoreFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``fn(connection, ...)`` in a read-write transaction, committed when it returns."""
+        """Run ``fn(connection, ...)`` in a read-write transaction; returns once that is committed.
+
+        On SQLite, writes that queue up while one runs share a transaction (each in its own savepoint).
+        """
         if self._async_engine is not None:
             async with self._async_engine.begin() as conn:
                 return await conn.run_sync(fn, *args, **kwargs)
-        return await self._in_thread(self._writer, True, fn, *args, **kwargs)
+        assert self._group is not None
+        return await self._group.submit(fn, *args, **kwargs)
 
     async def read(self, fn: StoreFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(connection, ...)`` in a transaction that is rolled back: for queries only."""
         if self._async_engine is not None:
             async with self._async_engine.connect() as conn:
                 return await conn.run_sync(fn, *args, **kwargs)
-        return await self._in_thread(self._readers, False, fn, *args, **kwargs)
+        return await self._in_thread(self._readers, fn, *args, **kwargs)
 
     async def _in_thread(
-        self,
-        executor: ThreadPoolExecutor | None,
-        commit: bool,
-        fn: Callable[..., T],
-        *args: Any,
-        **kwargs: Any,
+        self, executor: ThreadPoolExecutor | None, fn: Callable[..., T], *args: Any, **kwargs: Any
     ) -> T:
         assert self._sync_engine is not None and executor is not None
         engine = self._sync_engine
 
         def run() -> T:
             with engine.connect() as conn:
-                if commit:
-                    with conn.begin():
-                        return fn(conn, *args, **kwargs)
                 try:
                     return fn(conn, *args, **kwargs)
                 finally:

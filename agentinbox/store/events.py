@@ -11,6 +11,8 @@ from .tables import events
 
 __all__ = ["append_event"]
 
+_INSERT_EVENT = insert(events)
+
 
 def append_event(
     conn: Connection,
@@ -26,15 +28,16 @@ def append_event(
     """Append one event and return its ``event_id``."""
     event_id = f"evt_{uuid.uuid4().hex}"
     conn.execute(
-        insert(events).values(
-            event_id=event_id,
-            event_type=event_type,
-            pod_id=pod_id,
-            inbox_id=inbox_id,
-            thread_id=thread_id,
-            message_id=message_id,
-            payload=payload or {},
-            created_at=now,
-        )
+        _INSERT_EVENT,
+        {
+            "event_id": event_id,
+            "event_type": event_type,
+            "pod_id": pod_id,
+            "inbox_id": inbox_id,
+            "thread_id": thread_id,
+            "message_id": message_id,
+            "payload": payload or {},
+            "created_at": now,
+        },
     )
     return event_id

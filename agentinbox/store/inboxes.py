@@ -136,7 +136,9 @@ def create_inbox(
 
 def _check_display_name(display_name: str | None) -> None:
     if display_name is not None and (
-        not isinstance(display_name, str) or len(display_name) > 256 or any(c in display_name for c in "\r\n\0")
+        not isinstance(display_name, str)
+        or len(display_name) > 256
+        or any(c in display_name for c in "\r\n\0")
     ):
         raise ValidationError(
             "display_name must be at most 256 characters without line breaks", path=["display_name"]
@@ -208,9 +210,9 @@ def update_inbox(
     inbox_id: str,
     *,
     pod_id: str | None,
-    display_name: str | None | Omit,
-    status: str | None | Omit,
-    metadata: dict[str, Any] | None | Omit,
+    display_name: str | Omit | None,
+    status: str | Omit | None,
+    metadata: dict[str, Any] | Omit | None,
     now: int,
 ) -> Inbox:
     """Change an inbox; ``metadata`` is merged (a None value removes a key, None clears it all)."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Text, cast, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, Text, bindparam, cast, delete, exists, func, insert, select, update
 
 from .._clock import to_datetime
 from ..errors import NotFoundError, ValidationError
@@ -39,6 +39,14 @@ __all__ = [
 
 # Columns a list reads: everything but bodies, which live in message_bodies.
 _ITEM_COLUMNS = [c for c in messages.c if c.name not in ("rfc_message_id", "raw_sha256", "direction")]
+
+# Statements on the ingest path, built once: SQLAlchemy then reuses their compiled form.
+_INSERT_MESSAGE = insert(messages)
+_INSERT_LABELS = insert(message_labels)
+_INSERT_BODY = insert(message_bodies)
+_FIND_MESSAGE = select(messages.c.id, messages.c.thread_id, messages.c.raw_sha256, messages.c.labels).where(
+    messages.c.inbox_id == bindparam("inbox_id"), messages.c.message_id == bindparam("message_id")
+)
 
 
 @dataclass(slots=True)
@@ -91,42 +99,44 @@ class MessageFilter:
 def insert_message(conn: Connection, msg: NewMessage, *, now: int) -> int:
     """Store a message whose thread is already known; returns its row id. The caller updates the thread."""
     pk = conn.execute(
-        insert(messages).values(
-            inbox_id=msg.inbox_id,
-            pod_id=msg.pod_id,
-            thread_id=msg.thread_id,
-            message_id=msg.message_id,
-            rfc_message_id=msg.rfc_message_id,
-            direction=msg.direction,
-            labels=msg.labels,
-            from_=msg.from_,
-            to=msg.to,
-            cc=msg.cc or None,
-            bcc=msg.bcc or None,
-            reply_to=msg.reply_to or None,
-            subject=msg.subject,
-            preview=msg.preview,
-            in_reply_to=msg.in_reply_to,
-            references=msg.references or None,
-            headers=msg.headers or None,
-            attachments=msg.attachments or None,
-            size=msg.size,
-            raw_sha256=msg.raw_sha256,
-            timestamp=msg.timestamp,
-            created_at=now,
-            updated_at=now,
-        )
+        _INSERT_MESSAGE,
+        {
+            "inbox_id": msg.inbox_id,
+            "pod_id": msg.pod_id,
+            "thread_id": msg.thread_id,
+            "message_id": msg.message_id,
+            "rfc_message_id": msg.rfc_message_id,
+            "direction": msg.direction,
+            "labels": msg.labels,
+            "from_": msg.from_,
+            "to": msg.to,
+            "cc": msg.cc or None,
+            "bcc": msg.bcc or None,
+            "reply_to": msg.reply_to or None,
+            "subject": msg.subject,
+            "preview": msg.preview,
+            "in_reply_to": msg.in_reply_to,
+            "references": msg.references or None,
+            "headers": msg.headers or None,
+            "attachments": msg.attachments or None,
+            "size": msg.size,
+            "raw_sha256": msg.raw_sha256,
+            "timestamp": msg.timestamp,
+            "created_at": now,
+            "updated_at": now,
+        },
     ).inserted_primary_key[0]
     if msg.labels:
-        conn.execute(insert(message_labels), [{"message_pk": pk, "label": label} for label in msg.labels])
+        conn.execute(_INSERT_LABELS, [{"message_pk": pk, "label": label} for label in msg.labels])
     conn.execute(
-        insert(message_bodies).values(
-            message_pk=pk,
-            text=msg.text,
-            html=msg.html,
-            extracted_text=msg.extracted_text,
-            extracted_html=msg.extracted_html,
-        )
+        _INSERT_BODY,
+        {
+            "message_pk": pk,
+            "text": msg.text,
+            "html": msg.html,
+            "extracted_text": msg.extracted_text,
+            "extracted_html": msg.extracted_html,
+        },
     )
     search.index_message(
         conn,
@@ -141,11 +151,7 @@ def insert_message(conn: Connection, msg: NewMessage, *, now: int) -> int:
 
 def find_message(conn: Connection, inbox_id: str, message_id: str) -> Any | None:
     """The stored row (id, thread_id, raw_sha256) of a message, or None."""
-    return conn.execute(
-        select(messages.c.id, messages.c.thread_id, messages.c.raw_sha256, messages.c.labels).where(
-            messages.c.inbox_id == inbox_id, messages.c.message_id == message_id
-        )
-    ).first()
+    return conn.execute(_FIND_MESSAGE, {"inbox_id": inbox_id, "message_id": message_id}).first()
 
 
 def _attachments(value: list[dict[str, Any]] | None) -> list[Attachment] | None:
@@ -162,6 +168,35 @@ def _attachments(value: list[dict[str, Any]] | None) -> list[Attachment] | None:
         )
         for a in value
     ]
+
+
+def new_message_model(msg: NewMessage, *, now: int) -> Message:
+    """The Message a just-inserted NewMessage reads back as, without reading it back."""
+    return Message(
+        inbox_id=msg.inbox_id,
+        thread_id=msg.thread_id,
+        message_id=msg.message_id,
+        labels=sorted(msg.labels),
+        timestamp=to_datetime(msg.timestamp),
+        from_=msg.from_,
+        to=msg.to,
+        cc=msg.cc or None,
+        bcc=msg.bcc or None,
+        reply_to=msg.reply_to or None,
+        subject=msg.subject,
+        preview=msg.preview,
+        attachments=_attachments(msg.attachments),
+        in_reply_to=msg.in_reply_to,
+        references=msg.references or None,
+        headers=msg.headers or None,
+        size=msg.size,
+        text=msg.text,
+        html=msg.html,
+        extracted_text=msg.extracted_text,
+        extracted_html=msg.extracted_html,
+        created_at=to_datetime(now),
+        updated_at=to_datetime(now),
+    )
 
 
 def message_fields(row: Any) -> dict[str, Any]:
@@ -318,7 +353,9 @@ def set_labels(conn: Connection, row: Any, add: Sequence[str], remove: Sequence[
         conn.execute(insert(message_labels), [{"message_pk": row.id, "label": label} for label in added])
     if removed:
         conn.execute(
-            delete(message_labels).where(message_labels.c.message_pk == row.id, message_labels.c.label.in_(removed))
+            delete(message_labels).where(
+                message_labels.c.message_pk == row.id, message_labels.c.label.in_(removed)
+            )
         )
     change_labels(conn, row.thread_id, added, removed)
 

@@ -95,7 +95,5 @@ def delete_pod(conn: Connection, pod_id: str) -> None:
     if row.is_default:
         raise ConflictError("the default pod cannot be deleted", code="cannot_delete")
     if conn.execute(select(exists().where(inboxes.c.pod_id == pod_id))).scalar():
-        raise ConflictError(
-            f"pod {pod_id!r} still has inboxes; delete them first", code="cannot_delete"
-        )
+        raise ConflictError(f"pod {pod_id!r} still has inboxes; delete them first", code="cannot_delete")
     conn.execute(delete(pods).where(pods.c.pod_id == pod_id))

@@ -25,25 +25,26 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _MAX_BODY = 200_000
 _MAX_WORDS = 16
 _HIDDEN = ("spam", "blocked", "unauthenticated", "trash")
+_INDEX_SQLITE = text(
+    "INSERT INTO message_fts(rowid, subject, sender, recipients, body) VALUES (:pk, :s, :f, :r, :b)"
+)
+_INDEX_POSTGRES = text(
+    "INSERT INTO message_search (message_pk, document) VALUES (:pk, "
+    "setweight(to_tsvector('simple', :s), 'A') || to_tsvector('simple', :p) || to_tsvector('simple', :b))"
+)
 
 
-def index_message(conn: Connection, pk: int, *, subject: str, sender: str, recipients: str, body: str) -> None:
+def index_message(
+    conn: Connection, pk: int, *, subject: str, sender: str, recipients: str, body: str
+) -> None:
     """Add one message to the search index."""
     body = body[:_MAX_BODY]
     if conn.dialect.name == "sqlite":
-        conn.execute(
-            text("INSERT INTO message_fts(rowid, subject, sender, recipients, body) VALUES (:pk, :s, :f, :r, :b)"),
-            {"pk": pk, "s": subject, "f": sender, "r": recipients, "b": body},
-        )
+        conn.execute(_INDEX_SQLITE, {"pk": pk, "s": subject, "f": sender, "r": recipients, "b": body})
     else:
         people = f"{sender} {recipients}"
         conn.execute(
-            text(
-                "INSERT INTO message_search (message_pk, document) VALUES (:pk, "
-                "setweight(to_tsvector('simple', :s), 'A') || to_tsvector('simple', :p) "
-                "|| to_tsvector('simple', :b))"
-            ),
-            {"pk": pk, "s": subject, "p": f"{people} {_split_addresses(people)}", "b": body},
+            _INDEX_POSTGRES, {"pk": pk, "s": subject, "p": f"{people} {_split_addresses(people)}", "b": body}
         )
 
 
@@ -67,7 +68,9 @@ def _matching_ids(conn: Connection, words: Sequence[str]) -> Any:
     """A subquery of the message row ids that contain every word."""
     if conn.dialect.name == "sqlite":
         match = " ".join('"' + w.replace('"', '""') + '"' for w in words)
-        clause = text("SELECT rowid AS id FROM message_fts WHERE message_fts MATCH :match").bindparams(match=match)
+        clause = text("SELECT rowid AS id FROM message_fts WHERE message_fts MATCH :match").bindparams(
+            match=match
+        )
     else:
         clause = text(
             "SELECT message_pk AS id FROM message_search WHERE document @@ to_tsquery('simple', :tsq)"
@@ -100,7 +103,9 @@ def search_messages(
         select(messages)
         .where(scope.where(messages), after_key(order, key, False))
         .where(messages.c.id.in_(matching))
-        .where(~exists().where(message_labels.c.message_pk == messages.c.id, message_labels.c.label.in_(_HIDDEN)))
+        .where(
+            ~exists().where(message_labels.c.message_pk == messages.c.id, message_labels.c.label.in_(_HIDDEN))
+        )
     )
     if before is not None:
         query = query.where(messages.c.timestamp < before)
@@ -116,7 +121,9 @@ def search_messages(
         count=len(rows),
         limit=limit,
         next_page_token=token,
-        messages=[MessageSearchItem(**message_fields(row), highlights=highlights.get(row.id)) for row in rows],
+        messages=[
+            MessageSearchItem(**message_fields(row), highlights=highlights.get(row.id)) for row in rows
+        ],
     )
 
 
@@ -145,7 +152,11 @@ def search_threads(
         select(threads)
         .where(scope.where(threads), after_key(order, key, False))
         .where(threads.c.thread_id.in_(matching_threads))
-        .where(~exists().where(thread_labels.c.thread_id == threads.c.thread_id, thread_labels.c.label.in_(_HIDDEN)))
+        .where(
+            ~exists().where(
+                thread_labels.c.thread_id == threads.c.thread_id, thread_labels.c.label.in_(_HIDDEN)
+            )
+        )
     )
     if before is not None:
         query = query.where(threads.c.timestamp < before)

@@ -20,7 +20,9 @@ __all__ = ["delete_thread", "get_thread", "relabel_thread", "thread_attachment"]
 _MAX_RELABEL = 100
 
 
-def get_thread(conn: Connection, scope: Scope, thread_id: str, *, limit: int, page_token: str | None) -> Thread:
+def get_thread(
+    conn: Connection, scope: Scope, thread_id: str, *, limit: int, page_token: str | None
+) -> Thread:
     """The thread with its newest page of messages (ascending inside the page); the token pages older."""
     row = get_thread_row(conn, scope, thread_id)
     key = decode_token(page_token, "thread-messages", False)
@@ -54,7 +56,9 @@ def relabel_thread(
     for message in conn.execute(select(messages).where(messages.c.thread_id == row.thread_id)).all():
         set_labels(conn, message, add, remove, now=now)
     conn.execute(threads.update().where(threads.c.thread_id == row.thread_id).values(updated_at=now))
-    return UpdateThreadResponse(thread_id=row.thread_id, labels=thread_labels_of(conn, [row.thread_id])[row.thread_id])
+    return UpdateThreadResponse(
+        thread_id=row.thread_id, labels=thread_labels_of(conn, [row.thread_id])[row.thread_id]
+    )
 
 
 def delete_thread(conn: Connection, scope: Scope, thread_id: str) -> None:
@@ -71,7 +75,9 @@ def delete_thread(conn: Connection, scope: Scope, thread_id: str) -> None:
     release_blobs(conn, keys)
 
 
-def thread_attachment(conn: Connection, scope: Scope, thread_id: str, attachment_id: str) -> AttachmentResponse:
+def thread_attachment(
+    conn: Connection, scope: Scope, thread_id: str, attachment_id: str
+) -> AttachmentResponse:
     """An attachment of any message in the thread."""
     row = get_thread_row(conn, scope, thread_id)
     records = []

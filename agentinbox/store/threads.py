@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     Connection,
     Text,
+    bindparam,
     cast,
     delete,
     exists,
@@ -44,6 +45,55 @@ __all__ = [
 
 _MAX_PARTICIPANTS = 100
 
+# Statements on the ingest path, built once so SQLAlchemy reuses their compiled form.
+_LOOKUP_REFS = select(thread_refs.c.ref, thread_refs.c.thread_id).where(
+    thread_refs.c.inbox_id == bindparam("inbox_id"), thread_refs.c.ref.in_(bindparam("keys", expanding=True))
+)
+_INSERT_REFS = insert(thread_refs)
+_INSERT_THREAD = insert(threads)
+_THREAD_ROW = select(threads).where(threads.c.thread_id == bindparam("tid"))
+_UPDATE_THREAD = (
+    update(threads)
+    .where(threads.c.thread_id == bindparam("tid"))
+    .values(
+        message_count=bindparam("message_count"),
+        size=bindparam("size"),
+        senders=bindparam("senders"),
+        recipients=bindparam("recipients"),
+        subject=bindparam("subject"),
+        subject_key=bindparam("subject_key"),
+        timestamp=bindparam("timestamp"),
+        last_message_id=bindparam("last_message_id"),
+        preview=bindparam("preview"),
+        received_timestamp=bindparam("received_timestamp"),
+        sent_timestamp=bindparam("sent_timestamp"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+_INSERT_LABEL_COUNTS = insert(thread_labels)
+_LABELS_PRESENT = select(thread_labels.c.label).where(
+    thread_labels.c.thread_id == bindparam("tid"),
+    thread_labels.c.label.in_(bindparam("labels", expanding=True)),
+)
+_ADD_LABEL_COUNTS = (
+    update(thread_labels)
+    .where(
+        thread_labels.c.thread_id == bindparam("tid"),
+        thread_labels.c.label.in_(bindparam("labels", expanding=True)),
+    )
+    .values(count=thread_labels.c.count + bindparam("delta"))
+)
+
+
+def lookup_refs(conn: Connection, inbox_id: str, keys: Sequence[str]) -> dict[str, str]:
+    """Which of these Message-IDs the inbox already knows, and their threads."""
+    if not keys:
+        return {}
+    return {
+        row.ref: row.thread_id
+        for row in conn.execute(_LOOKUP_REFS, {"inbox_id": inbox_id, "keys": list(keys)})
+    }
+
 
 @dataclass(slots=True)
 class ThreadFilter:
@@ -70,6 +120,7 @@ def find_thread(
     participants: Iterable[str],
     subject_fallback: bool,
     since: int,
+    known: dict[str, str] | None = None,
 ) -> str | None:
     """The thread a new message belongs to, merging threads it links; None means a new thread.
 
@@ -77,12 +128,9 @@ def find_thread(
     at all may join by subject, and only a recent thread with the same normalised subject that shares a
     participant other than the inbox itself.
     """
-    found: list[str] = []
-    if keys:
-        rows = conn.execute(
-            select(thread_refs.c.thread_id).where(thread_refs.c.inbox_id == inbox_id, thread_refs.c.ref.in_(keys))
-        )
-        found = list(dict.fromkeys(row.thread_id for row in rows))
+    if known is None:
+        known = lookup_refs(conn, inbox_id, keys)
+    found = list(dict.fromkeys(known[key] for key in keys if key in known))
     if len(found) == 1:
         return found[0]
     if len(found) > 1:
@@ -125,20 +173,25 @@ def merge_threads(conn: Connection, thread_ids: Sequence[str]) -> str:
     return target
 
 
-def add_refs(conn: Connection, *, inbox_id: str, thread_id: str, keys: Iterable[str]) -> None:
-    """Record that these Message-IDs belong to the thread (ids already recorded keep their thread)."""
+def add_refs(
+    conn: Connection,
+    *,
+    inbox_id: str,
+    thread_id: str,
+    keys: Iterable[str],
+    known: Iterable[str] | None = None,
+) -> None:
+    """Record that these Message-IDs belong to the thread (ids already recorded keep their thread).
+
+    ``known`` is the set of keys a ``lookup_refs`` in the same transaction found, to save a query.
+    """
     keys = list(dict.fromkeys(keys))
     if not keys:
         return
-    known = {
-        row.ref
-        for row in conn.execute(
-            select(thread_refs.c.ref).where(thread_refs.c.inbox_id == inbox_id, thread_refs.c.ref.in_(keys))
-        )
-    }
-    new = [{"inbox_id": inbox_id, "ref": key, "thread_id": thread_id} for key in keys if key not in known]
+    present = set(known) if known is not None else set(lookup_refs(conn, inbox_id, keys))
+    new = [{"inbox_id": inbox_id, "ref": key, "thread_id": thread_id} for key in keys if key not in present]
     if new:
-        conn.execute(insert(thread_refs), new)
+        conn.execute(_INSERT_REFS, new)
 
 
 def add_to_thread(
@@ -163,46 +216,56 @@ def add_to_thread(
     if thread_id is None:
         thread_id = str(uuid.uuid4())
         conn.execute(
-            insert(threads).values(
-                thread_id=thread_id,
-                inbox_id=inbox_id,
-                pod_id=pod_id,
-                subject=subject,
-                subject_key=subject_key,
-                senders=[from_] if from_ else [],
-                recipients=_merge_people([], recipients),
-                preview=preview,
-                last_message_id=message_id,
-                message_count=1,
-                size=size,
-                timestamp=timestamp,
-                received_timestamp=timestamp if direction == "received" else None,
-                sent_timestamp=timestamp if direction == "sent" else None,
-                created_at=now,
-                updated_at=now,
+            _INSERT_THREAD,
+            {
+                "thread_id": thread_id,
+                "inbox_id": inbox_id,
+                "pod_id": pod_id,
+                "subject": subject,
+                "subject_key": subject_key,
+                "senders": [from_] if from_ else [],
+                "recipients": _merge_people([], recipients),
+                "preview": preview,
+                "last_message_id": message_id,
+                "message_count": 1,
+                "size": size,
+                "timestamp": timestamp,
+                "received_timestamp": timestamp if direction == "received" else None,
+                "sent_timestamp": timestamp if direction == "sent" else None,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        if labels:
+            conn.execute(
+                _INSERT_LABEL_COUNTS,
+                [{"thread_id": thread_id, "label": label, "count": 1} for label in labels],
             )
-        )
-        conn.execute(
-            insert(thread_labels), [{"thread_id": thread_id, "label": label, "count": 1} for label in labels]
-        )
         return thread_id
-    row = conn.execute(select(threads).where(threads.c.thread_id == thread_id)).one()
-    values: dict[str, Any] = {
-        "message_count": row.message_count + 1,
-        "size": row.size + size,
-        "senders": _merge_people(row.senders, [from_] if from_ else []),
-        "recipients": _merge_people(row.recipients, recipients),
-        "updated_at": now,
-    }
-    if not row.subject and subject:
-        values["subject"] = subject
-        values["subject_key"] = subject_key
-    if timestamp >= row.timestamp:
-        values.update(timestamp=timestamp, last_message_id=message_id, preview=preview)
+    row = conn.execute(_THREAD_ROW, {"tid": thread_id}).one()
+    latest = timestamp >= row.timestamp
     stamp = "received_timestamp" if direction == "received" else "sent_timestamp"
-    if getattr(row, stamp) is None or timestamp > getattr(row, stamp):
-        values[stamp] = timestamp
-    conn.execute(update(threads).where(threads.c.thread_id == thread_id).values(**values))
+    stamps = {"received_timestamp": row.received_timestamp, "sent_timestamp": row.sent_timestamp}
+    if stamps[stamp] is None or timestamp > stamps[stamp]:
+        stamps[stamp] = timestamp
+    take_subject = not row.subject and bool(subject)
+    conn.execute(
+        _UPDATE_THREAD,
+        {
+            "tid": thread_id,
+            "message_count": row.message_count + 1,
+            "size": row.size + size,
+            "senders": _merge_people(row.senders, [from_] if from_ else []),
+            "recipients": _merge_people(row.recipients, recipients),
+            "subject": subject if take_subject else row.subject,
+            "subject_key": subject_key if take_subject else row.subject_key,
+            "timestamp": timestamp if latest else row.timestamp,
+            "last_message_id": message_id if latest else row.last_message_id,
+            "preview": preview if latest else row.preview,
+            "updated_at": now,
+            **stamps,
+        },
+    )
     _count_labels(conn, thread_id, labels, +1)
     return thread_id
 
@@ -217,27 +280,19 @@ def _count_labels(conn: Connection, thread_id: str, labels: Iterable[str], delta
     labels = list(labels)
     if not labels:
         return
-    existing = {
-        row.label
-        for row in conn.execute(
-            select(thread_labels.c.label).where(
-                thread_labels.c.thread_id == thread_id, thread_labels.c.label.in_(labels)
-            )
-        )
-    }
+    existing = {row.label for row in conn.execute(_LABELS_PRESENT, {"tid": thread_id, "labels": labels})}
     if existing:
-        conn.execute(
-            update(thread_labels)
-            .where(thread_labels.c.thread_id == thread_id, thread_labels.c.label.in_(existing))
-            .values(count=thread_labels.c.count + delta)
-        )
+        conn.execute(_ADD_LABEL_COUNTS, {"tid": thread_id, "labels": list(existing), "delta": delta})
     missing = [label for label in labels if label not in existing]
     if delta > 0 and missing:
         conn.execute(
-            insert(thread_labels), [{"thread_id": thread_id, "label": label, "count": delta} for label in missing]
+            _INSERT_LABEL_COUNTS,
+            [{"thread_id": thread_id, "label": label, "count": delta} for label in missing],
         )
     if delta < 0:
-        conn.execute(delete(thread_labels).where(thread_labels.c.thread_id == thread_id, thread_labels.c.count <= 0))
+        conn.execute(
+            delete(thread_labels).where(thread_labels.c.thread_id == thread_id, thread_labels.c.count <= 0)
+        )
 
 
 def refresh_thread(conn: Connection, thread_id: str) -> bool:
@@ -333,7 +388,9 @@ def thread_item(row: Any, labels: list[str], cls: type[ThreadItem] = ThreadItem,
         thread_id=row.thread_id,
         labels=labels,
         timestamp=to_datetime(row.timestamp),
-        received_timestamp=to_datetime(row.received_timestamp) if row.received_timestamp is not None else None,
+        received_timestamp=to_datetime(row.received_timestamp)
+        if row.received_timestamp is not None
+        else None,
         sent_timestamp=to_datetime(row.sent_timestamp) if row.sent_timestamp is not None else None,
         senders=row.senders,
         recipients=row.recipients,
@@ -381,7 +438,9 @@ def list_threads(
     hidden = [label for label in hidden_labels(flt) if label not in flt.labels]
     if hidden:
         query = query.where(
-            ~exists().where(thread_labels.c.thread_id == threads.c.thread_id, thread_labels.c.label.in_(hidden))
+            ~exists().where(
+                thread_labels.c.thread_id == threads.c.thread_id, thread_labels.c.label.in_(hidden)
+            )
         )
     if "sent" not in flt.labels:
         # AgentMail lists threads with no received message only when asked for "sent" ones.
@@ -393,7 +452,9 @@ def list_threads(
     for text in flt.senders:
         query = query.where(func.lower(cast(threads.c.senders, Text)).contains(text.lower(), autoescape=True))
     for text in flt.recipients:
-        query = query.where(func.lower(cast(threads.c.recipients, Text)).contains(text.lower(), autoescape=True))
+        query = query.where(
+            func.lower(cast(threads.c.recipients, Text)).contains(text.lower(), autoescape=True)
+        )
     for text in flt.subject:
         query = query.where(func.lower(threads.c.subject).contains(text.lower(), autoescape=True))
     query = query.order_by(*(c.asc() if ascending else c.desc() for c in order)).limit(limit + 1)
