@@ -1,100 +1,390 @@
-"""Reply extraction: the new content of a message without its quoted history, and a short preview. No I/O.
+"""Reply extraction (the new content of a message, quoted history removed, by talon) and short previews.
 
-talon does the work; it is imported on first use, since its import takes about a second. Extraction never
-raises and never loses content: on any failure, or where talon would cut a long message, the text is kept.
+Pure functions, no I/O; they never raise. talon is imported on first use only: its import takes about a second.
 """
 
 from __future__ import annotations
 
 import html as html_lib
 import re
+import warnings
 from html.parser import HTMLParser
 from types import ModuleType
 
 __all__ = ["extract_reply", "html_to_text", "make_preview"]
 
-# talon reads only its first 1,000 lines and drops the rest; longer bodies are returned whole instead.
-_MAX_LINES = 1000
-_MAX_CHARS = 200_000
-_SPACE = re.compile(r"\s+")
+# Guards against pathological input. talon's splitter regexes backtrack badly on some shapes (a 2 KB line of
+# "On , On , …" takes seconds, 10 KB takes minutes), so beyond a size, or an estimated regex cost, talon is
+# skipped and the body is kept whole.
+MAX_TEXT_CHARS = 100_000
+MAX_HTML_CHARS = 200_000
+_COST_BUDGET = 5_000_000  # estimated backtracking steps: 20-50 ms of talon at worst (measured)
+_TALON_MAX_LINES = 1000  # talon.quotations.MAX_LINES_COUNT: talon silently drops every line after it
+_HEAD_LINES = 900  # longer texts go to talon in two parts (see _extract_text)
+_TALON_MAX_TAGS = 419  # talon.utils._MAX_TAGS_COUNT: HTML with more "<" is returned as it is
+
 _talon: ModuleType | None = None
 
 
 def _quotations() -> ModuleType:
+    """talon.quotations, imported once (talon.init() is not called: it would also load an ML classifier)."""
     global _talon
     if _talon is None:
+        from html5lib.constants import DataLossWarning
         from talon import quotations
 
+        quotations.register_xpath_extensions()  # the "mg:" XPath functions its HTML cutting needs
+        warnings.filterwarnings("ignore", category=DataLossWarning)  # html5lib, about odd attribute names
         _talon = quotations
     return _talon
 
 
-def extract_reply(text: str | None, html: str | None) -> tuple[str | None, str | None]:
-    """``(extracted_text, extracted_html)``: only what the sender wrote, quoted history removed."""
-    return _extract_text(text), _extract_html(html)
+# --- pre-check: can talon change this text at all? ------------------------------------------------------
+# talon (talon/quotations.py) changes a plain-text body only where a line starts with ">" (QUOT_PATTERN) or
+# one of its SPLITTER_PATTERNS matches. Each test in _may_split is a superset of the talon regex named beside
+# it, so a body that passes none comes back from talon as body.strip(). Substring tests come first: running
+# alternations of regexes over every message would cost more than the 1 ms an ingest may take.
+_ORIGINAL_MESSAGE = ("original message", "reply message", "ursprüngliche nachricht", "antwort nachricht",
+                     "oprindelig meddelelse")  # fmt: skip
+_ORIGINAL_MESSAGE_LOOSE = re.compile(
+    r"(?:original|reply)\s*message|(?:ursprüngliche|antwort)\s*nachricht|oprindelig\s*meddelelse"
+)
+_COLON_WORDS = ("from", "van", "de", "von", "fra", "från", "date", "datum", "envoyé", "skickat", "sendt")
+_ON_DATE_STARTS = ("On ", "Le ", "W dniu ", "Op ", "Am ", "På ", "Den ", "Vào ")
+_ON_DATE_ENDS = ("wrote", "sent", "a écrit", "napisał", "schreef", "verzond", "geschreven", "schrieb", "skrev",
+                 "đã viết")  # fmt: skip
+_ON_DATE_START = re.compile("|".join(_ON_DATE_STARTS))
+_ANDROID_WROTE = re.compile(r"wrote *-")
+_POLYMAIL = re.compile(r"<\smailto:")
+_DATE_AT_LINE_START = re.compile(r"\n\d+([/.])\d+\1\d+")  # "02.04.2012 14:20 … bob@example.com"
+_DATE_AT_LINE_START_LOOSE = re.compile(r"(?<!\d)\d+[/.]\d+[/.]\d")
+_RFC_DATE = re.compile(r" 20\d\d,? \d\d?:\d\d")  # "Thu, 26 Jun 2014 14:00:51 +0400 Bob <bob@…>:"
+_RFC_DATE_LOOSE = re.compile(r"20\d\d,?\s*\d\d?:\d\d")
+# Line breaks str.splitlines() knows besides "\n" and "\r" (talon rejoins lines with one delimiter), and
+# \x1f, which the regex module counts as a non-space and re as a space.
+_ODD_CHARS = "\x0b\x0c\x1c\x1d\x1e\x1f\x85\u2028\u2029"
 
 
-def _extract_text(text: str | None) -> str | None:
-    if text is None:
-        return None
+def _colon_splitter(folded: str, *, loose: bool) -> bool:
+    """RE_FROM_COLON_OR_DATE_COLON: "From:", "Date:", "Von:" … at a line start (anywhere, when ``loose``)."""
+    pos = folded.find(":")
+    while pos != -1:
+        head = folded[max(0, pos - 64) : pos]
+        head = head.rstrip() if loose else head[:-1] if head[-1:].isspace() else head
+        for word in _COLON_WORDS:
+            if head.endswith(word):
+                before = head[: -len(word)].removesuffix("*").removesuffix(":")
+                if loose or not before or before[-1].isspace():
+                    return True
+        pos = folded.find(":", pos + 1)
+    return False
+
+
+def _may_split(text: str, folded: str, *, loose: bool = False) -> bool:
+    """Whether talon may find a quotation marker or splitter in ``text`` (``folded`` is its casefold).
+
+    ``loose`` is for a rough rendering of HTML, where talon may join fragments with or without a space and
+    line starts are not known.
+    """
+    if (text.startswith(">") or "\n>" in text) if not loose else ">" in text:  # QUOT_PATTERN
+        return True
+    if not loose and any(words in folded for words in _ORIGINAL_MESSAGE):  # RE_ORIGINAL_MESSAGE
+        return True
+    if loose and ("message" in folded or "nachricht" in folded or "meddelelse" in folded):
+        if _ORIGINAL_MESSAGE_LOOSE.search(folded):
+            return True
+    if _colon_splitter(folded, loose=loose):  # RE_FROM_COLON_OR_DATE_COLON
+        return True
+    if "wrote" in folded and (loose or _ANDROID_WROTE.search(folded)):  # RE_ANDROID_WROTE, RE_POLYMAIL
+        return True
+    if "mailto:" in folded and _POLYMAIL.search(folded):  # RE_POLYMAIL
+        return True
+    if "samsung" in folded if loose else "Sent from Samsung" in text:
+        return True
+    # RE_ON_DATE_SMB_WROTE, RE_ON_DATE_WROTE_SMB: a start word and an end word
+    if loose:
+        ends = any(word in text for word in ("sent", "napisał", "schreef", "verzond", "geschreven", "schrieb",
+                                             "skrev", "écrit", "viết"))  # fmt: skip
+        starts = any(word in text for word in ("On", "Le", "dniu", "Op", "Am", "På", "Den", "Vào"))
+    else:
+        ends = any(word in text for word in _ON_DATE_ENDS)
+        starts = ends and any(word in text for word in _ON_DATE_STARTS)
+    if ends and starts:
+        return True
+    # the date splitters that also need an "@" (talon turns "<http://…>" into "@@http://…@@" first)
+    if "@" in text or "<http://" in text:
+        if loose:
+            return bool(
+                "gmt" in folded or _RFC_DATE_LOOSE.search(text) or _DATE_AT_LINE_START_LOOSE.search(text)
+            )
+        return bool("GMT" in text or _RFC_DATE.search(text) or _DATE_AT_LINE_START.search("\n" + text))
+    return False
+
+
+def _links_survive(text: str) -> bool:
+    """Whether talon's round trip "<http://x>" → "@@http://x@@" → "<http://x>" gives ``text`` back."""
+    if "@@" in text:
+        return False
+    start = text.find("<http://")
+    while start != -1:
+        end = text.find(">", start)
+        if end == -1:
+            return True
+        if text.find("@", start, end) != -1:
+            return False
+        start = text.find("<http://", end)
+    return True
+
+
+def _unchanged_by_talon(text: str) -> bool:
+    """True when talon's plain-text extraction would return exactly ``text.strip()`` (conservative)."""
+    if any(char in text for char in _ODD_CHARS) or text.count("\n") >= _TALON_MAX_LINES:
+        return False
+    if "\r" in text and not text.count("\r") == text.count("\r\n") == text.count("\n"):
+        return False  # mixed line endings: talon rejoins lines with the first one it finds
+    return not _may_split(text, text.casefold()) and _links_survive(text)
+
+
+# --- cost estimate: would talon's regexes take too long? ------------------------------------------------
+_DASH_LINE = re.compile(r"^[^\S\n]*(-+)", re.MULTILINE)  # RE_ANDROID_WROTE: leading dashes × line
+_SAMSUNG_LINE = re.compile(r"^Sent from Samsung ", re.MULTILINE)  # "@" × line
+_POLYMAIL_LINE = re.compile(r"^(?i:On)", re.MULTILINE)  # RE_POLYMAIL: "<" × its 6-line window
+_COMMA_WEIGHT = 5  # RE_ON_DATE_SMB_WROTE is run twice and its steps are slower (measured)
+
+
+def _regex_cost(text: str) -> int:
+    """A rough upper estimate of the backtracking steps of talon's super-linear regexes on ``text``."""
+    size = len(text)
+
+    def end_of_line(pos: int, more_lines: int = 0) -> int:
+        for _ in range(more_lines + 1):
+            pos = text.find("\n", pos + 1)
+            if pos == -1:
+                return size
+        return pos
+
+    cost = 0
+    # RE_ON_DATE_SMB_WROTE (searched everywhere): after a start word, every comma rescans up to three lines;
+    # RE_ON_DATE_WROTE_SMB (at a line start, "Op"/"Am"): every position of the line does.
+    for match in _ON_DATE_START.finditer(text):
+        pos = match.start()
+        eol, window = end_of_line(pos), end_of_line(pos, 2)
+        commas = text.count(",", pos, eol) + text.count("użytkownik", pos, eol)
+        cost += eol - pos + _COMMA_WEIGHT * commas * (window - pos)
+        line_start = text.rfind("\n", 0, pos) + 1
+        if match.group() in ("Op ", "Am ") and re.fullmatch(r"-*>? ?", text[line_start:pos]):
+            cost += (eol - pos) * (window - pos)
+        if cost > _COST_BUDGET:
+            return cost
+    for match in _DASH_LINE.finditer(text):
+        cost += len(match.group(1)) * (end_of_line(match.start()) - match.start())
+    for match in _SAMSUNG_LINE.finditer(text):
+        eol = end_of_line(match.start())
+        cost += text.count("@", match.start(), eol) * (eol - match.start())
+    for match in _POLYMAIL_LINE.finditer(text):
+        window = end_of_line(match.start(), 5)
+        cost += text.count("<", match.start(), window) * (window - match.start())
+    # RE_LINK: each "<http://" scans to the next ">"; with none left, to the end of the text.
+    start = text.find("<http://", text.rfind(">") + 1)
+    while start != -1 and cost <= _COST_BUDGET:
+        cost += size - start
+        start = text.find("<http://", start + 1)
+    return cost
+
+
+# --- plain text ------------------------------------------------------------------------------------------
+def _extract_text(text: str) -> str:
     stripped = text.strip()
-    if not stripped or len(text) > _MAX_CHARS or text.count("\n") >= _MAX_LINES:
+    if not stripped or len(text) > MAX_TEXT_CHARS or _unchanged_by_talon(text):
         return stripped
-    try:
-        result = _quotations().extract_from_plain(text)
-    except Exception:
+    if _regex_cost(text) > _COST_BUDGET:
         return stripped
-    return result.strip() or stripped
+    lines = text.splitlines()
+    if len(lines) <= _HEAD_LINES:
+        return _quotations().extract_from_plain(text).strip() or stripped
+    # talon reads only its first 1,000 lines (after inserting a line break before some splitters) and drops
+    # the rest. Give it a head that fits, and put the rest back when it found nothing there, or when it cut
+    # a block out of the middle (the end of the head survived); when it cut the end, the rest was quoted too.
+    head = "\n".join(lines[:_HEAD_LINES])
+    result = _quotations().extract_from_plain(head).strip()
+    if result.split() == head.split():
+        return stripped
+    last = next((line.strip() for line in reversed(lines[:_HEAD_LINES]) if line.strip()), "")
+    if result and result.splitlines()[-1].strip() == last:
+        return (result + "\n" + "\n".join(lines[_HEAD_LINES:])).strip()
+    return result or stripped
 
 
-def _extract_html(html: str | None) -> str | None:
-    if html is None:
-        return None
-    if not html.strip() or len(html) > _MAX_CHARS:
+# --- HTML ------------------------------------------------------------------------------------------------
+# talon's HTML path cuts blockquotes, Gmail/Zimbra/Outlook quote blocks and "From:"/"Date:" blocks, then runs
+# the plain-text algorithm over its own text rendering. Markup hints are searched in the raw HTML, text hints
+# (looser than the plain-text ones: fragments may be joined with or without a space) in a rough rendering.
+_HTML_MARKUP_HINTS = (
+    "blockquote",
+    "gmail_quote",
+    "data-marker",
+    "border-top",
+    "tabindex",
+    "olk_src_body_section",
+)
+_HTML_BREAK_TAG = re.compile(r"</?(?:div|p|ul|ol|li|h[1-6]|br|hr|tr|table|blockquote|pre)\b[^>]*>", re.I)
+_HTML_TAG = re.compile(r"<[a-zA-Z/!?][^>]*>")
+_HTML_TAG_START = re.compile(r"<[a-zA-Z/!?]")
+_HTML_COMMENT_END = re.compile(r"--!?>")
+_HTML_HREF = re.compile(r"""\shref\s*=\s*(?:"([^">]*)"|'([^'>]*)'|([^\s>]+))""", re.I)
+
+
+def _without_open_tail(html: str) -> str:
+    """``html`` less an unterminated tag or comment at its end: parsers drop it, and rescanning it for a
+    closing ">" makes html.parser (and regexes) quadratic."""
+    last = html.rfind(">")
+    match = _HTML_TAG_START.search(html, last + 1)
+    return html if match is None else html[: match.start()]
+
+
+def _without_comments(html: str) -> str:
+    """``html`` without its comments, in one pass (a regex would rescan unterminated ones)."""
+    parts, pos = [], 0
+    while (start := html.find("<!--", pos)) != -1:
+        parts.append(html[pos:start])
+        if html.startswith((">", "->"), start + 4):  # "<!-->" and "<!--->" close at once
+            pos = html.index(">", start + 4) + 1
+            continue
+        end = _HTML_COMMENT_END.search(html, start + 4)
+        if end is None:
+            return "".join(parts)
+        pos = end.end()
+    parts.append(html[pos:])
+    return "".join(parts)
+
+
+def _rough_text(html: str) -> str:
+    """The text of ``html`` as talon's rendering would roughly lay it out, with link targets appended."""
+    html = _without_comments(_without_open_tail(html))
+    body = _HTML_TAG.sub("", _HTML_BREAK_TAG.sub("\n", html))
+    hrefs = " ".join("".join(groups) for groups in _HTML_HREF.findall(html))
+    return html_lib.unescape(body + "\n" + hrefs)
+
+
+def _html_unchanged_by_talon(html: str, rough: str) -> bool:
+    """True when talon's HTML extraction would give ``html`` back (line endings normalised; conservative)."""
+    lowered = html.lower()
+    if any(hint in lowered for hint in _HTML_MARKUP_HINTS):
+        return False
+    folded = rough.casefold()
+    # cut_from_block: an element whose text starts with "From:" or "Date:"
+    return not (_colon_splitter(folded, loose=True) or _may_split(rough, folded, loose=True))
+
+
+def _extract_html(html: str) -> str:
+    if not html.strip(" \t\n\r\x0b\x0c") or len(html) > MAX_HTML_CHARS:
         return html
-    try:
-        result = _quotations().extract_from_html(html)
-    except Exception:
+    if html.count("<") > _TALON_MAX_TAGS:
+        return html.replace("\r\n", "\n")  # talon does not parse it either
+    rough = _rough_text(html)
+    if _html_unchanged_by_talon(html, rough):
+        return html.replace("\r\n", "\n")
+    if _regex_cost(rough) > _COST_BUDGET:
         return html
-    return result if html_to_text(result).strip() else html
+    return _quotations().extract_from_html(html)
+
+
+def extract_reply(text: str | None, html: str | None) -> tuple[str | None, str | None]:
+    """``(extracted_text, extracted_html)``: only the new content of a reply, its quoted history removed.
+
+    Never raises: if talon fails, the input comes back unchanged. The text is stripped and never emptied;
+    the HTML is talon's (a whole ``<html>`` document when it cut something).
+    """
+    extracted_text = extracted_html = None
+    if text is not None:
+        try:
+            extracted_text = _extract_text(text)
+        except Exception:
+            extracted_text = text
+    if html is not None:
+        try:
+            extracted_html = _extract_html(html)
+        except Exception:
+            extracted_html = html
+    return extracted_text, extracted_html
+
+
+# --- previews --------------------------------------------------------------------------------------------
+_SKIPPED_TAGS = frozenset({"script", "style", "head", "title", "template"})
+_BLOCK_TAGS = frozenset(
+    {"address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "footer", "form", "h1", "h2",
+     "h3", "h4", "h5", "h6", "header", "hr", "li", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul"}
+)  # fmt: skip
+_SPACES = re.compile(r"[^\S\n]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_PREVIEW_CHUNK = 8192
 
 
 class _TextCollector(HTMLParser):
+    """Collects the visible text of a document: block tags become line breaks, scripts and styles vanish."""
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
-        self._skip = 0
+        self.size = 0
+        self._skipping: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style", "head", "title"):
-            self._skip += 1
-        elif tag in ("br", "p", "div", "li", "tr", "blockquote", "h1", "h2", "h3"):
+        if tag in _SKIPPED_TAGS:
+            self._skipping.append(tag)
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK_TAGS:
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style", "head", "title") and self._skip:
-            self._skip -= 1
+        if self._skipping:
+            if tag == self._skipping[-1]:
+                self._skipping.pop()
+        elif tag in _BLOCK_TAGS:
+            self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self._skip:
+        if not self._skipping:
             self.parts.append(data)
+            self.size += len(data)
+
+
+def _visible_text(html: str, *, enough: int | None = None) -> str:
+    """The visible text of ``html``; with ``enough``, stop reading once about that much text is found."""
+    collector = _TextCollector()
+    html = _without_open_tail(html)
+    try:
+        if enough is None:
+            collector.feed(html)
+            collector.close()
+        else:  # a preview needs the first few hundred characters, not the whole newsletter
+            for start in range(0, len(html), _PREVIEW_CHUNK):
+                collector.feed(html[start : start + _PREVIEW_CHUNK])
+                if collector.size >= enough:
+                    break
+            else:
+                collector.close()
+    except Exception:  # html.parser is lenient, but keep whatever it collected
+        pass
+    lines = (_SPACES.sub(" ", line).strip() for line in "".join(collector.parts).split("\n"))
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
 
 
 def html_to_text(html: str) -> str:
-    """The visible text of an HTML fragment (scripts and styles dropped, entities decoded)."""
-    collector = _TextCollector()
-    try:
-        collector.feed(html)
-        collector.close()
-    except Exception:
-        return html_lib.unescape(re.sub(r"<[^>]*>", " ", html))
-    return "".join(collector.parts)
+    """The visible text of ``html``: entities decoded, scripts and styles dropped, one line per block."""
+    return _visible_text(html)
 
 
 def make_preview(text: str | None, html: str | None, *, length: int = 200) -> str | None:
-    """A one-line preview of at most ``length`` characters, cut at a word boundary."""
-    source = text if text and text.strip() else (html_to_text(html) if html else "")
-    flat = _SPACE.sub(" ", source).strip()
+    """A one-line preview of at most ``length`` characters, cut at a word boundary (``…`` marks the cut).
+
+    From ``text``, or from ``html`` when there is no text; None when neither has any.
+    """
+    source = text if text and text.strip() else (_visible_text(html, enough=4 * length) if html else "")
+    flat = " ".join(source.split())
     if not flat:
         return None
     if len(flat) <= length:

@@ -6,6 +6,7 @@ A draft with ``send_at`` is a scheduled send: it carries the ``scheduled`` label
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -43,7 +44,8 @@ def _store_attachments(conn: Connection, attachments: list[OutgoingAttachment]) 
         key = blobs.put_blob(conn, attachment.content)
         records.append(
             {
-                "attachment_id": f"att_{key[:16]}_{len(records)}",
+                # Random, never renumbered: an id handed out keeps naming the same file.
+                "attachment_id": f"att_{uuid.uuid4().hex[:20]}",
                 "filename": attachment.filename,
                 "content_type": attachment.content_type,
                 "content_disposition": attachment.content_disposition,
@@ -183,8 +185,6 @@ def update_draft(ctx: Context, *, inbox_id: str, draft_id: str, changes: dict[st
             blobs.release_blobs(conn, [a["sha256"] for a in dropped])
         if add_attachments:
             attachments.extend(_store_attachments(conn, add_attachments))
-            for index, record in enumerate(attachments):
-                record["attachment_id"] = f"att_{record['sha256'][:16]}_{index}"
         if add_attachments or remove_attachments:
             values["attachments"] = attachments or None
         labels = [label for label in row.labels if label not in remove_labels]

@@ -186,6 +186,7 @@ def store_received(
             subject=new.subject,
             subject_key=subject_key,
             preview=new.preview,
+            attachments=new.attachments,
             size=new.size,
             timestamp=when,
             now=now,

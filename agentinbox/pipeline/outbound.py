@@ -112,10 +112,10 @@ def validate_outgoing(
     if headers is not None and not isinstance(headers, Mapping):
         raise ValidationError("headers must be a mapping of header name to value", path=["headers"])
     return Outgoing(
-        to=normalize_recipients(_as_list(to), field="to"),
-        cc=normalize_recipients(_as_list(cc), field="cc"),
-        bcc=normalize_recipients(_as_list(bcc), field="bcc"),
-        reply_to=normalize_recipients(_as_list(reply_to), field="reply_to"),
+        to=normalize_recipients(_as_list(to, "to"), field="to"),
+        cc=normalize_recipients(_as_list(cc, "cc"), field="cc"),
+        bcc=normalize_recipients(_as_list(bcc, "bcc"), field="bcc"),
+        reply_to=normalize_recipients(_as_list(reply_to, "reply_to"), field="reply_to"),
         subject=subject,
         text=_optional_text(text, "text"),
         html=_optional_text(html, "html"),
@@ -125,9 +125,11 @@ def validate_outgoing(
     )
 
 
-def _as_list(value: str | Sequence[str] | None) -> str | list[str] | None:
+def _as_list(value: str | Sequence[str] | None, name: str) -> str | list[str] | None:
     if value is None or isinstance(value, str):
         return value
+    if not isinstance(value, Sequence) or isinstance(value, bytes):
+        raise ValidationError(f"{name} must be an address string or a list of them", path=[name])
     return list(value)
 
 
@@ -291,6 +293,7 @@ def send_in_transaction(
         subject=new.subject,
         subject_key=subject_key,
         preview=new.preview,
+        attachments=new.attachments,
         size=new.size,
         timestamp=now,
         now=now,

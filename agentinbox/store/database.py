@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, pool
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, IntegrityError, InterfaceError, OperationalError
 
-from ..errors import ValidationError
+from ..errors import AgentInboxError, ConflictError, ValidationError
 from . import migrate
+from .filters import json_dumps
 from .group_commit import GroupCommit
 
 if TYPE_CHECKING:
@@ -32,6 +33,9 @@ T = TypeVar("T")
 StoreFunction = Callable[Concatenate[Connection, P], T]
 
 _SQLITE_READERS = 3
+_RETRIES = 3
+# Failures of the database itself (down, unreachable, out of disk), as opposed to bugs in a query.
+_UNAVAILABLE = (OperationalError, InterfaceError, OSError)
 
 
 class Database:
@@ -59,7 +63,10 @@ class Database:
             if in_memory:
                 # One shared connection: a private in-memory database exists only inside it.
                 engine = create_engine(
-                    sync_url, poolclass=pool.StaticPool, connect_args={"check_same_thread": False}
+                    sync_url,
+                    poolclass=pool.StaticPool,
+                    connect_args={"check_same_thread": False},
+                    json_serializer=json_dumps,
                 )
             else:
                 engine = create_engine(
@@ -68,6 +75,7 @@ class Database:
                     pool_size=_SQLITE_READERS + 1,
                     max_overflow=0,
                     connect_args={"check_same_thread": False, "timeout": 30},
+                    json_serializer=json_dumps,
                 )
             event.listen(engine, "connect", _sqlite_on_connect)
             event.listen(engine, "begin", _sqlite_on_begin)
@@ -85,7 +93,7 @@ class Database:
 
             async_url = parsed.set(drivername="postgresql+asyncpg")
             self._async_engine = create_async_engine(
-                async_url, pool_size=10, max_overflow=10, pool_pre_ping=True
+                async_url, pool_size=10, max_overflow=10, pool_pre_ping=True, json_serializer=json_dumps
             )
         else:
             raise ValidationError(
@@ -101,18 +109,32 @@ class Database:
 
         On SQLite, writes that queue up while one runs share a transaction (each in its own savepoint).
         """
-        if self._async_engine is not None:
-            async with self._async_engine.begin() as conn:
-                return await conn.run_sync(fn, *args, **kwargs)
-        assert self._group is not None
-        return await self._group.submit(fn, *args, **kwargs)
+        try:
+            if self._async_engine is None:
+                assert self._group is not None
+                return await self._group.submit(fn, *args, **kwargs)
+            for attempt in range(_RETRIES):
+                try:
+                    async with self._async_engine.begin() as conn:
+                        return await conn.run_sync(fn, *args, **kwargs)
+                except IntegrityError as exc:
+                    # Two transactions raced on a check-then-insert (a client_id, an idempotency key, an
+                    # address): run again, now seeing the winner's row, and answer as for a repeat.
+                    if attempt == _RETRIES - 1:
+                        raise ConflictError("a concurrent change collided with this one; try again") from exc
+            raise AssertionError("unreachable")  # pragma: no cover
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from exc
 
     async def read(self, fn: StoreFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(connection, ...)`` in a transaction that is rolled back: for queries only."""
-        if self._async_engine is not None:
+        try:
+            if self._async_engine is None:
+                return await self._in_thread(self._readers, fn, *args, **kwargs)
             async with self._async_engine.connect() as conn:
                 return await conn.run_sync(fn, *args, **kwargs)
-        return await self._in_thread(self._readers, fn, *args, **kwargs)
+        except _UNAVAILABLE as exc:
+            raise _unavailable(exc) from exc
 
     async def _in_thread(
         self, executor: ThreadPoolExecutor | None, fn: Callable[..., T], *args: Any, **kwargs: Any
@@ -140,9 +162,21 @@ class Database:
             self._sync_engine.dispose()
 
 
+def _unavailable(exc: Exception) -> AgentInboxError:
+    """A database failure the caller cannot fix by changing the request: the database is down or broken."""
+    detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return AgentInboxError(f"the database is unavailable or failed: {detail}", code="service_unavailable")
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # Let SQLAlchemy issue BEGIN itself (pysqlite's own transaction handling defers it wrongly).
     dbapi_connection.isolation_level = None
+    # SQLite's own lower() folds ASCII only; filters compare lower-cased text in any script.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

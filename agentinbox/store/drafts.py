@@ -12,6 +12,7 @@ from .._clock import to_datetime
 from ..errors import NotFoundError
 from ..models import Draft, DraftItem, ListDraftsResponse
 from .blobs import release_blobs
+from .filters import list_has
 from .messages import _attachments
 from .pagination import after_key, decode_token, encode_token
 from .scopes import Scope
@@ -112,8 +113,7 @@ def list_drafts(
     order = (drafts.c.updated_at, drafts.c.draft_id)
     query = select(drafts).where(scope.where(drafts), after_key(order, key, ascending))
     for label in labels:
-        # Drafts carry few labels; a JSON containment test would differ per dialect, so match the quoted string.
-        query = query.where(drafts.c.labels.cast(_text()).contains(f'"{label}"', autoescape=True))
+        query = query.where(list_has(drafts.c.labels, label))
     if before is not None:
         query = query.where(drafts.c.updated_at < before)
     if after is not None:
@@ -134,9 +134,3 @@ def list_drafts(
 
 def has_drafts(conn: Connection, inbox_id: str) -> bool:
     return bool(conn.execute(select(exists().where(drafts.c.inbox_id == inbox_id))).scalar())
-
-
-def _text() -> Any:
-    from sqlalchemy import Text
-
-    return Text()

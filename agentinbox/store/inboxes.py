@@ -102,6 +102,11 @@ def create_inbox(
     if client_id is not None:
         row = conn.execute(select(inboxes).where(inboxes.c.client_id == client_id)).first()
         if row is not None:
+            if row.pod_id != pod_id:
+                raise UnprocessableError(
+                    f"client_id {client_id!r} already names an inbox in another pod; use another client_id",
+                    code="already_exists",
+                )
             return _inbox(row)
     if status not in (None, "active", "paused"):
         raise ValidationError("status must be 'active' or 'paused'", path=["status"])

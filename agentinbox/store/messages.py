@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Text, bindparam, cast, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
 
 from .._clock import to_datetime
 from ..errors import NotFoundError, ValidationError
@@ -21,6 +21,7 @@ from ..models import (
 )
 from . import search
 from .blobs import get_blob, release_blobs
+from .filters import text_contains
 from .pagination import after_key, decode_token, encode_token
 from .scopes import Scope
 from .tables import drafts, message_bodies, message_labels, messages
@@ -300,11 +301,10 @@ def list_messages(
     for text in flt.from_:
         query = query.where(func.lower(messages.c.from_).contains(text.lower(), autoescape=True))
     for text in flt.to:
-        needle = text.lower()
         query = query.where(
-            func.lower(cast(messages.c.to, Text)).contains(needle, autoescape=True)
-            | func.lower(cast(messages.c.cc, Text)).contains(needle, autoescape=True)
-            | func.lower(cast(messages.c.bcc, Text)).contains(needle, autoescape=True)
+            text_contains(messages.c.to, text)
+            | text_contains(messages.c.cc, text)
+            | text_contains(messages.c.bcc, text)
         )
     for text in flt.subject:
         query = query.where(func.lower(messages.c.subject).contains(text.lower(), autoescape=True))

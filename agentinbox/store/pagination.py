@@ -38,7 +38,10 @@ def after_key(columns: tuple[Any, ...], key: tuple[Any, ...] | None, ascending: 
     """The condition 'comes after ``key``' in the list's order, over the sort columns."""
     if key is None:
         return and_(True)
-    if len(key) != len(columns) or any(not isinstance(part, int | str) for part in key):
+    if len(key) != len(columns) or any(
+        isinstance(part, bool) or not isinstance(part, column.type.python_type)
+        for part, column in zip(key, columns, strict=False)
+    ):
         raise _bad_token()
     conditions = []
     for index, column in enumerate(columns):

@@ -101,6 +101,7 @@ threads = Table(
     Column("senders", JSON, nullable=False),
     Column("recipients", JSON, nullable=False),
     Column("preview", Text),
+    Column("attachments", JSON),
     Column("last_message_id", String(1000), nullable=False),
     Column("message_count", Integer, nullable=False),
     Column("size", BigInteger, nullable=False),

@@ -28,7 +28,7 @@ from .._clock import to_datetime
 from ..errors import NotFoundError
 from ..mail.addresses import address_key
 from ..mail.labels import HIDDEN_LABELS
-from ..models import ListThreadsResponse, Thread, ThreadItem
+from ..models import Attachment, ListThreadsResponse, Thread, ThreadItem
 from .pagination import after_key, decode_token, encode_token
 from .scopes import Scope
 from .tables import messages, thread_labels, thread_refs, threads
@@ -65,6 +65,7 @@ _UPDATE_THREAD = (
         timestamp=bindparam("timestamp"),
         last_message_id=bindparam("last_message_id"),
         preview=bindparam("preview"),
+        attachments=bindparam("attachments"),
         received_timestamp=bindparam("received_timestamp"),
         sent_timestamp=bindparam("sent_timestamp"),
         updated_at=bindparam("updated_at"),
@@ -208,6 +209,7 @@ def add_to_thread(
     subject: str | None,
     subject_key: str,
     preview: str | None,
+    attachments: Sequence[dict[str, Any]],
     size: int,
     timestamp: int,
     now: int,
@@ -226,6 +228,7 @@ def add_to_thread(
                 "senders": [from_] if from_ else [],
                 "recipients": _merge_people([], recipients),
                 "preview": preview,
+                "attachments": _attachment_items([], attachments),
                 "last_message_id": message_id,
                 "message_count": 1,
                 "size": size,
@@ -262,6 +265,7 @@ def add_to_thread(
             "timestamp": timestamp if latest else row.timestamp,
             "last_message_id": message_id if latest else row.last_message_id,
             "preview": preview if latest else row.preview,
+            "attachments": _attachment_items(row.attachments or [], attachments),
             "updated_at": now,
             **stamps,
         },
@@ -308,6 +312,7 @@ def refresh_thread(conn: Connection, thread_id: str) -> bool:
             messages.c.bcc,
             messages.c.subject,
             messages.c.preview,
+            messages.c.attachments,
             messages.c.size,
             messages.c.timestamp,
         )
@@ -319,8 +324,10 @@ def refresh_thread(conn: Connection, thread_id: str) -> bool:
         return False
     senders: list[str] = []
     recipients: list[str] = []
+    attachments: list[dict[str, Any]] | None = []
     counts: dict[str, int] = {}
     for row in rows:
+        attachments = _attachment_items(attachments or [], row.attachments or [])
         senders = _merge_people(senders, [row.from_] if row.from_ else [])
         recipients = _merge_people(recipients, [*row.to, *(row.cc or []), *(row.bcc or [])])
         for label in row.labels:
@@ -340,6 +347,7 @@ def refresh_thread(conn: Connection, thread_id: str) -> bool:
             senders=senders,
             recipients=recipients,
             preview=last.preview,
+            attachments=attachments,
             last_message_id=last.message_id,
             message_count=len(rows),
             size=sum(row.size for row in rows),
@@ -356,6 +364,15 @@ def refresh_thread(conn: Connection, thread_id: str) -> bool:
     return True
 
 
+def _attachment_items(
+    existing: Sequence[dict[str, Any]], new: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]] | None:
+    """A thread's attachment list: its messages' attachment metadata (without storage keys), in order."""
+    items = list(existing)
+    items.extend({k: v for k, v in record.items() if k != "sha256"} for record in new)
+    return items or None
+
+
 def _merge_people(existing: Sequence[str], new: Iterable[str]) -> list[str]:
     result = list(existing)
     seen = {address_key(p) for p in result}
@@ -365,6 +382,10 @@ def _merge_people(existing: Sequence[str], new: Iterable[str]) -> list[str]:
             seen.add(key)
             result.append(person)
     return result
+
+
+def _attachments(items: list[dict[str, Any]] | None) -> list[Attachment] | None:
+    return [Attachment(**item) for item in items] if items else None
 
 
 def thread_labels_of(conn: Connection, thread_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -396,6 +417,7 @@ def thread_item(row: Any, labels: list[str], cls: type[ThreadItem] = ThreadItem,
         recipients=row.recipients,
         subject=row.subject,
         preview=row.preview,
+        attachments=_attachments(row.attachments),
         last_message_id=row.last_message_id,
         message_count=row.message_count,
         size=row.size,

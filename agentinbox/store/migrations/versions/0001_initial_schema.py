@@ -136,6 +136,7 @@ def upgrade() -> None:
         sa.Column("senders", sa.JSON(), nullable=False),
         sa.Column("recipients", sa.JSON(), nullable=False),
         sa.Column("preview", sa.Text(), nullable=True),
+        sa.Column("attachments", sa.JSON(), nullable=True),
         sa.Column("last_message_id", sa.String(length=1000), nullable=False),
         sa.Column("message_count", sa.Integer(), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
