@@ -27,5 +27,6 @@ class Settings(BaseSettings):
     api_key: str = ""
     #: How long an ``idempotency_key`` is remembered after its request completed, in seconds.
     idempotency_ttl: int = Field(default=24 * 3600, gt=0)
-    #: Subject-only threading joins a thread only if its last message is at most this old, in seconds.
+    #: Subject-only threading joins a thread only if its last message is at most this old, in seconds;
+    #: 0 turns subject-only threading off.
     subject_threading_window: int = Field(default=30 * 24 * 3600, ge=0)

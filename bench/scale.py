@@ -1,8 +1,9 @@
 """Latency at size: grow one inbox to N messages (default 100,000), then time list, thread list and search.
 
 The store is grown through the real inbound store path (threading, labels, search index) in large
-transactions, from the R-devel mbox replicated with distinct Message-IDs; reply extraction is skipped while
-growing, since it does not affect the reads measured here. Prints p50/p99 in milliseconds for
+transactions, from the R-devel mbox replicated with distinct Message-IDs (subject-only threading off, so
+each copy forms its own threads); reply extraction is skipped while growing, since it does not affect the
+reads measured here. Prints p50/p99 in milliseconds for
 ``messages.list``, ``threads.list``, a label-filtered list and three-word ``search`` calls, each repeated.
 
     .venv/bin/python bench/scale.py [--messages 100000] [--database-url URL]

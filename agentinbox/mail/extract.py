@@ -41,8 +41,8 @@ def _quotations() -> ModuleType:
 
 # --- pre-check: can talon change this text at all? ------------------------------------------------------
 # talon (talon/quotations.py) changes a plain-text body only where a line starts with ">" (QUOT_PATTERN) or
-# one of its SPLITTER_PATTERNS matches. Each test in _may_split is a superset of the talon regex named beside
-# it, so a body that passes none comes back from talon as body.strip(). Substring tests come first: running
+# one of its SPLITTER_PATTERNS matches. Each test in _text_may_split is a superset of the talon regex named
+# beside it, so a body that passes none comes back from talon as body.strip(). Substring tests come first: running
 # alternations of regexes over every message would cost more than the 1 ms an ingest may take.
 _ORIGINAL_MESSAGE = ("original message", "reply message", "ursprüngliche nachricht", "antwort nachricht",
                      "oprindelig meddelelse")  # fmt: skip
@@ -54,6 +54,9 @@ _ON_DATE_STARTS = ("On ", "Le ", "W dniu ", "Op ", "Am ", "På ", "Den ", "Vào 
 _ON_DATE_ENDS = ("wrote", "sent", "a écrit", "napisał", "schreef", "verzond", "geschreven", "schrieb", "skrev",
                  "đã viết")  # fmt: skip
 _ON_DATE_START = re.compile("|".join(_ON_DATE_STARTS))
+_ON_DATE_STARTS_LOOSE = ("On", "Le", "dniu", "Op", "Am", "På", "Den", "Vào")
+_ON_DATE_ENDS_LOOSE = ("wrote", "sent", "écrit", "napisał", "schreef", "verzond", "geschreven", "schrieb", "skrev",
+                       "viết")  # fmt: skip
 _ANDROID_WROTE = re.compile(r"wrote *-")
 _POLYMAIL = re.compile(r"<\smailto:")
 _DATE_AT_LINE_START = re.compile(r"\n\d+([/.])\d+\1\d+")  # "02.04.2012 14:20 … bob@example.com"
@@ -80,44 +83,44 @@ def _colon_splitter(folded: str, *, loose: bool) -> bool:
     return False
 
 
-def _may_split(text: str, folded: str, *, loose: bool = False) -> bool:
-    """Whether talon may find a quotation marker or splitter in ``text`` (``folded`` is its casefold).
-
-    ``loose`` is for a rough rendering of HTML, where talon may join fragments with or without a space and
-    line starts are not known.
-    """
-    if (text.startswith(">") or "\n>" in text) if not loose else ">" in text:  # QUOT_PATTERN
+def _text_may_split(text: str, folded: str) -> bool:
+    """Whether talon may find a quotation marker or a splitter in ``text`` (``folded`` is its casefold)."""
+    if text.startswith(">") or "\n>" in text:  # QUOT_PATTERN
         return True
-    if not loose and any(words in folded for words in _ORIGINAL_MESSAGE):  # RE_ORIGINAL_MESSAGE
+    if any(words in folded for words in _ORIGINAL_MESSAGE):  # RE_ORIGINAL_MESSAGE
         return True
-    if loose and ("message" in folded or "nachricht" in folded or "meddelelse" in folded):
-        if _ORIGINAL_MESSAGE_LOOSE.search(folded):
-            return True
-    if _colon_splitter(folded, loose=loose):  # RE_FROM_COLON_OR_DATE_COLON
+    if _colon_splitter(folded, loose=False):  # RE_FROM_COLON_OR_DATE_COLON
         return True
-    if "wrote" in folded and (loose or _ANDROID_WROTE.search(folded)):  # RE_ANDROID_WROTE, RE_POLYMAIL
+    if "wrote" in folded and _ANDROID_WROTE.search(folded):  # RE_ANDROID_WROTE
         return True
     if "mailto:" in folded and _POLYMAIL.search(folded):  # RE_POLYMAIL
         return True
-    if "samsung" in folded if loose else "Sent from Samsung" in text:
+    if "Sent from Samsung" in text:
         return True
-    # RE_ON_DATE_SMB_WROTE, RE_ON_DATE_WROTE_SMB: a start word and an end word
-    if loose:
-        ends = any(word in text for word in ("sent", "napisał", "schreef", "verzond", "geschreven", "schrieb",
-                                             "skrev", "écrit", "viết"))  # fmt: skip
-        starts = any(word in text for word in ("On", "Le", "dniu", "Op", "Am", "På", "Den", "Vào"))
-    else:
-        ends = any(word in text for word in _ON_DATE_ENDS)
-        starts = ends and any(word in text for word in _ON_DATE_STARTS)
-    if ends and starts:
+    if any(end in text for end in _ON_DATE_ENDS) and any(start in text for start in _ON_DATE_STARTS):
+        return True  # RE_ON_DATE_SMB_WROTE, RE_ON_DATE_WROTE_SMB
+    if "@" in text or "<http://" in text:  # talon makes "<http://x>" "@@http://x@@" before these
+        return "GMT" in text or bool(_RFC_DATE.search(text) or _DATE_AT_LINE_START.search("\n" + text))
+    return False
+
+
+def _html_text_may_split(rough: str, folded: str) -> bool:
+    """``_text_may_split`` for a rough rendering of HTML (see ``_rough_text``), where talon may join text
+    fragments with or without a space and line starts are not known: every test is looser."""
+    if ">" in rough or _colon_splitter(folded, loose=True) or "wrote" in folded or "samsung" in folded:
         return True
-    # the date splitters that also need an "@" (talon turns "<http://…>" into "@@http://…@@" first)
-    if "@" in text or "<http://" in text:
-        if loose:
-            return bool(
-                "gmt" in folded or _RFC_DATE_LOOSE.search(text) or _DATE_AT_LINE_START_LOOSE.search(text)
-            )
-        return bool("GMT" in text or _RFC_DATE.search(text) or _DATE_AT_LINE_START.search("\n" + text))
+    if (
+        "message" in folded or "nachricht" in folded or "meddelelse" in folded
+    ) and _ORIGINAL_MESSAGE_LOOSE.search(folded):
+        return True
+    if any(end in rough for end in _ON_DATE_ENDS_LOOSE) and any(
+        start in rough for start in _ON_DATE_STARTS_LOOSE
+    ):
+        return True
+    if "@" in rough or "<http://" in rough:
+        return "gmt" in folded or bool(
+            _RFC_DATE_LOOSE.search(rough) or _DATE_AT_LINE_START_LOOSE.search(rough)
+        )
     return False
 
 
@@ -142,7 +145,7 @@ def _unchanged_by_talon(text: str) -> bool:
         return False
     if "\r" in text and not text.count("\r") == text.count("\r\n") == text.count("\n"):
         return False  # mixed line endings: talon rejoins lines with the first one it finds
-    return not _may_split(text, text.casefold()) and _links_survive(text)
+    return not _text_may_split(text, text.casefold()) and _links_survive(text)
 
 
 # --- cost estimate: would talon's regexes take too long? ------------------------------------------------
@@ -219,14 +222,8 @@ def _extract_text(text: str) -> str:
 # talon's HTML path cuts blockquotes, Gmail/Zimbra/Outlook quote blocks and "From:"/"Date:" blocks, then runs
 # the plain-text algorithm over its own text rendering. Markup hints are searched in the raw HTML, text hints
 # (looser than the plain-text ones: fragments may be joined with or without a space) in a rough rendering.
-_HTML_MARKUP_HINTS = (
-    "blockquote",
-    "gmail_quote",
-    "data-marker",
-    "border-top",
-    "tabindex",
-    "olk_src_body_section",
-)
+_HTML_MARKUP_HINTS = ("blockquote", "gmail_quote", "data-marker", "border-top", "tabindex",
+                      "olk_src_body_section")  # fmt: skip
 _HTML_BREAK_TAG = re.compile(r"</?(?:div|p|ul|ol|li|h[1-6]|br|hr|tr|table|blockquote|pre)\b[^>]*>", re.I)
 _HTML_TAG = re.compile(r"<[a-zA-Z/!?][^>]*>")
 _HTML_TAG_START = re.compile(r"<[a-zA-Z/!?]")
@@ -271,9 +268,8 @@ def _html_unchanged_by_talon(html: str, rough: str) -> bool:
     lowered = html.lower()
     if any(hint in lowered for hint in _HTML_MARKUP_HINTS):
         return False
-    folded = rough.casefold()
-    # cut_from_block: an element whose text starts with "From:" or "Date:"
-    return not (_colon_splitter(folded, loose=True) or _may_split(rough, folded, loose=True))
+    # cut_from_block (an element whose text starts with "From:" or "Date:") is among the text tests
+    return not _html_text_may_split(rough, rough.casefold())
 
 
 def _extract_html(html: str) -> str:
@@ -310,7 +306,7 @@ def extract_reply(text: str | None, html: str | None) -> tuple[str | None, str |
 
 
 # --- previews --------------------------------------------------------------------------------------------
-_SKIPPED_TAGS = frozenset({"script", "style", "head", "title", "template"})
+_SKIPPED_TAGS = frozenset({"script", "style", "title", "template"})
 _BLOCK_TAGS = frozenset(
     {"address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt", "footer", "form", "h1", "h2",
      "h3", "h4", "h5", "h6", "header", "hr", "li", "ol", "p", "pre", "section", "table", "td", "th", "tr", "ul"}
@@ -332,6 +328,8 @@ class _TextCollector(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIPPED_TAGS:
             self._skipping.append(tag)
+        elif tag == "body":
+            self._skipping.clear()  # an unclosed <title> in the head hides nothing of the body
         elif tag in _BLOCK_TAGS:
             self.parts.append("\n")
 
@@ -349,7 +347,7 @@ class _TextCollector(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self._skipping:
             self.parts.append(data)
-            self.size += len(data)
+            self.size += len(data.strip())
 
 
 def _visible_text(html: str, *, enough: int | None = None) -> str:

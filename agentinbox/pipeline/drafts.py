@@ -57,7 +57,7 @@ def _store_attachments(conn: Connection, attachments: list[OutgoingAttachment]) 
     return records
 
 
-def create_draft(ctx: Context, *, inbox_id: str, fields: dict[str, Any]) -> Any:
+async def create_draft(ctx: Context, *, inbox_id: str, fields: dict[str, Any]) -> Draft:
     """Validate and store a new draft; the same ``client_id`` in the same inbox returns the first draft."""
     in_reply_to = fields.get("in_reply_to")
     forward_of = fields.get("forward_of")
@@ -136,10 +136,10 @@ def create_draft(ctx: Context, *, inbox_id: str, fields: dict[str, Any]) -> Any:
         }
         return drafts.insert_draft(conn, values, now=ctx.clock.now())
 
-    return ctx.db.write(run)
+    return await ctx.db.write(run)
 
 
-def update_draft(ctx: Context, *, inbox_id: str, draft_id: str, changes: dict[str, Any]) -> Any:
+async def update_draft(ctx: Context, *, inbox_id: str, draft_id: str, changes: dict[str, Any]) -> Draft:
     """Change a draft: an omitted field stays, None clears it, ``send_at=None`` unschedules."""
     given = {name: value for name, value in changes.items() if value is not OMIT}
     if not given:
@@ -198,10 +198,10 @@ def update_draft(ctx: Context, *, inbox_id: str, draft_id: str, changes: dict[st
         values["labels"] = labels
         return drafts.update_draft(conn, row.draft_id, values, now=ctx.clock.now())
 
-    return ctx.db.write(run)
+    return await ctx.db.write(run)
 
 
-def send_draft(
+async def send_draft(
     ctx: Context,
     *,
     inbox_id: str,
@@ -209,7 +209,7 @@ def send_draft(
     add_labels: str | Sequence[str] | None = None,
     remove_labels: str | Sequence[str] | None = None,
     idempotency_key: str | None = None,
-) -> Any:
+) -> SendMessageResponse:
     """Send a draft as a message (a reply draft as a reply, a forward draft as a forward) and delete it."""
     added = user_labels(add_labels, field="add_labels")
     removed = user_labels(remove_labels, field="remove_labels")
@@ -273,4 +273,4 @@ def send_draft(
             idempotency.remember(conn, idempotency_key, request_hash, response.model_dump(), now=now)
         return response
 
-    return ctx.db.write(run)
+    return await ctx.db.write(run)

@@ -60,7 +60,8 @@ def prepare(raw: bytes, *, extracted: tuple[str | None, str | None] | None = Non
         parsed=parsed,
         extracted_text=extracted_text,
         extracted_html=extracted_html,
-        preview=make_preview(extracted_text or parsed.text, extracted_html or parsed.html),
+        # AgentMail takes the preview from the text part only; HTML-only mail has none.
+        preview=make_preview(extracted_text or parsed.text, None),
     )
 
 
@@ -142,7 +143,7 @@ def store_received(
             keys=keys,
             subject_key=subject_key,
             participants=participants,
-            subject_fallback=not parsed.in_reply_to and not parsed.references,
+            subject_fallback=subject_window > 0 and not parsed.in_reply_to and not parsed.references,
             since=when - subject_window * 1_000_000,
             known=known,
         )

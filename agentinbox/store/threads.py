@@ -43,7 +43,10 @@ __all__ = [
     "thread_item",
 ]
 
+# A thread row keeps at most this many senders, recipients and attachments, so adding to a long thread
+# costs the same as adding to a short one.
 _MAX_PARTICIPANTS = 100
+_MAX_ATTACHMENTS = 100
 
 # Statements on the ingest path, built once so SQLAlchemy reuses their compiled form.
 _LOOKUP_REFS = select(thread_refs.c.ref, thread_refs.c.thread_id).where(
@@ -369,7 +372,8 @@ def _attachment_items(
 ) -> list[dict[str, Any]] | None:
     """A thread's attachment list: its messages' attachment metadata (without storage keys), in order."""
     items = list(existing)
-    items.extend({k: v for k, v in record.items() if k != "sha256"} for record in new)
+    room = _MAX_ATTACHMENTS - len(items)
+    items.extend({k: v for k, v in record.items() if k != "sha256"} for record in new[: max(room, 0)])
     return items or None
 
 
