@@ -23,7 +23,7 @@ from ..models import Draft, SendMessageResponse
 from ..store import blobs, drafts, idempotency, inboxes, messages
 from ..store.scopes import Scope
 from .context import Context
-from .outbound import Outgoing, send_in_transaction, validate_attachments, validate_outgoing
+from .outbound import Mode, Outgoing, send_in_transaction, validate_attachments, validate_outgoing
 
 __all__ = ["create_draft", "send_draft", "update_draft"]
 
@@ -257,7 +257,7 @@ async def send_draft(
             labels=labels,
             attachments=attachments,
         )
-        mode = "reply" if row.in_reply_to else "forward" if row.forward_of else "send"
+        mode: Mode = "reply" if row.in_reply_to else "forward" if row.forward_of else "send"
         response = send_in_transaction(
             conn,
             ctx,

@@ -28,7 +28,7 @@ from ..store.tables import deliveries
 from .context import Context
 from .inbound import prepare, store_attachments, store_received
 
-__all__ = ["Outgoing", "send", "send_in_transaction", "validate_attachments", "validate_outgoing"]
+__all__ = ["Mode", "Outgoing", "send", "send_in_transaction", "validate_attachments", "validate_outgoing"]
 
 Mode = Literal["send", "reply", "forward"]
 

@@ -58,7 +58,7 @@ class Messages(Resource):
         optional ``content_type``, ``content_disposition`` and ``content_id`` (for ``cid:`` images).
         """
         inbox_id = check_id(inbox_id, "inbox_id")
-        fields = dict(
+        fields: dict[str, Any] = dict(
             to=to,
             cc=cc,
             bcc=bcc,
@@ -101,7 +101,7 @@ class Messages(Resource):
         inbox_id = check_id(inbox_id, "inbox_id")
         message_id = check_id(message_id, "message_id")
         reply_all = check_bool(reply_all, "reply_all")
-        fields = dict(
+        fields: dict[str, Any] = dict(
             to=to,
             cc=cc,
             bcc=bcc,
@@ -147,7 +147,7 @@ class Messages(Resource):
         """Reply to the sender and every other recipient of the message (never the inbox itself)."""
         inbox_id = check_id(inbox_id, "inbox_id")
         message_id = check_id(message_id, "message_id")
-        fields = dict(
+        fields: dict[str, Any] = dict(
             reply_to=reply_to, text=text, html=html, labels=labels, attachments=attachments, headers=headers
         )
         outgoing = outbound.validate_outgoing(**fields)
@@ -183,7 +183,7 @@ class Messages(Resource):
         """Forward the message with your ``text`` first, then the original and all its attachments."""
         inbox_id = check_id(inbox_id, "inbox_id")
         message_id = check_id(message_id, "message_id")
-        fields = dict(
+        fields: dict[str, Any] = dict(
             to=to,
             cc=cc,
             bcc=bcc,

@@ -99,7 +99,7 @@ class MessageFilter:
 
 def insert_message(conn: Connection, msg: NewMessage, *, now: int) -> int:
     """Store a message whose thread is already known; returns its row id. The caller updates the thread."""
-    pk = conn.execute(
+    result = conn.execute(
         _INSERT_MESSAGE,
         {
             "inbox_id": msg.inbox_id,
@@ -126,7 +126,8 @@ def insert_message(conn: Connection, msg: NewMessage, *, now: int) -> int:
             "created_at": now,
             "updated_at": now,
         },
-    ).inserted_primary_key[0]
+    )
+    pk: int = result.inserted_primary_key[0]  # type: ignore[index]
     if msg.labels:
         conn.execute(_INSERT_LABELS, [{"message_pk": pk, "label": label} for label in msg.labels])
     conn.execute(
@@ -179,7 +180,7 @@ def new_message_model(msg: NewMessage, *, now: int) -> Message:
         message_id=msg.message_id,
         labels=sorted(msg.labels),
         timestamp=to_datetime(msg.timestamp),
-        from_=msg.from_,
+        from_=msg.from_,  # type: ignore[call-arg]  # populate_by_name: the field's name, not its alias
         to=msg.to,
         cc=msg.cc or None,
         bcc=msg.bcc or None,

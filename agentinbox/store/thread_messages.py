@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
@@ -80,7 +81,7 @@ def thread_attachment(
 ) -> AttachmentResponse:
     """An attachment of any message in the thread."""
     row = get_thread_row(conn, scope, thread_id)
-    records = []
+    records: list[dict[str, Any]] = []
     for message in conn.execute(select(messages.c.attachments).where(messages.c.thread_id == row.thread_id)):
         records.extend(message.attachments or [])
     return attachment_content(conn, records, attachment_id)

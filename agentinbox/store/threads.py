@@ -155,8 +155,8 @@ def find_thread(
         .limit(10)
     )
     for row in candidates:
-        known = {address_key(p) for p in (*row.senders, *row.recipients)}
-        if people & known:
+        involved = {address_key(p) for p in (*row.senders, *row.recipients)}
+        if people & involved:
             return row.thread_id
     return None
 
