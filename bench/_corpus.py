@@ -27,5 +27,7 @@ def mbox_messages() -> list[bytes]:
 
 
 def malformed_messages() -> list[bytes]:
-    """Every .eml of the malformed-MIME collection."""
-    return [p.read_bytes() for p in sorted((CORPORA / "malformed_mime").rglob("*.eml")) if p.is_file()]
+    """Every message of the malformed-MIME collection, as its INDEX.tsv lists them."""
+    folder = CORPORA / "malformed_mime"
+    lines = (folder / "INDEX.tsv").read_text().splitlines()[1:]
+    return [(folder / line.split("\t")[0]).read_bytes() for line in lines if line.strip()]
