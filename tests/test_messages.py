@@ -5,15 +5,13 @@ from __future__ import annotations
 import base64
 import email
 import email.policy
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from helpers import expect
 
 from agentinbox import (
-    AgentInboxError,
     AsyncAgentInbox,
     Inbox,
     MessageRejectedError,
@@ -22,17 +20,6 @@ from agentinbox import (
     ValidationError,
 )
 from agentinbox._clock import ManualClock
-
-
-@contextmanager
-def expect(cls: type[AgentInboxError], code: str | set[str]) -> Iterator[Any]:
-    """Assert the block raises ``cls`` with the given stable code(s) and a message a person can read."""
-    with pytest.raises(cls) as info:
-        yield info
-    codes = {code} if isinstance(code, str) else code
-    assert info.value.code in codes, info.value
-    assert info.value.message.strip()
-    assert str(info.value).strip()
 
 
 def header(headers: dict[str, str] | None, name: str) -> str | None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from helpers import expect
 
 from agentinbox import (
     AgentInboxError,
@@ -17,18 +17,6 @@ from agentinbox import (
     ValidationError,
 )
 from agentinbox._clock import ManualClock
-
-
-@contextmanager
-def expect(cls: type[AgentInboxError], code: str | set[str]) -> Iterator[Any]:
-    """Assert the block raises ``cls`` with the given stable code(s) and a message a person can read."""
-    with pytest.raises(cls) as info:
-        yield info
-    codes = {code} if isinstance(code, str) else code
-    assert info.value.code in codes, info.value
-    assert info.value.message.strip()
-    assert str(info.value).strip()
-
 
 UNKNOWN_POD = "00000000-0000-0000-0000-000000000000"
 

@@ -23,7 +23,14 @@ from ..models import Draft, SendMessageResponse
 from ..store import blobs, drafts, idempotency, inboxes, messages
 from ..store.scopes import Scope
 from .context import Context
-from .outbound import Mode, Outgoing, send_in_transaction, validate_attachments, validate_outgoing
+from .outbound import (
+    Mode,
+    Outgoing,
+    send_in_transaction,
+    stored_attachments,
+    validate_attachments,
+    validate_outgoing,
+)
 
 __all__ = ["create_draft", "send_draft", "update_draft"]
 
@@ -231,19 +238,7 @@ async def send_draft(
         row = drafts.draft_row(conn, Scope(inbox_id=inbox.inbox_id), draft_id)
         if row.send_status == "sending":
             raise ConflictError(f"draft {draft_id!r} is already being sent")
-        attachments = []
-        for record in row.attachments or []:
-            content = blobs.get_blob(conn, record["sha256"])
-            if content is not None:
-                attachments.append(
-                    OutgoingAttachment(
-                        content=content,
-                        filename=record.get("filename"),
-                        content_type=record.get("content_type"),
-                        content_disposition=record.get("content_disposition"),
-                        content_id=record.get("content_id"),
-                    )
-                )
+        attachments = stored_attachments(conn, row.attachments)
         labels = [label for label in row.labels if label != SCHEDULED and label not in removed]
         labels += [label for label in added if label not in labels]
         outgoing = Outgoing(

@@ -27,7 +27,7 @@ from ..store.messages import NewMessage
 from ..store.scopes import Scope
 from .context import Context
 
-__all__ = ["Prepared", "deliver", "prepare", "store_received"]
+__all__ = ["Prepared", "deliver", "file_message", "prepare", "store_received"]
 
 # Characters a message_id used in API paths must not contain (AgentMail §1.5).
 _UNSAFE_ID = re.compile(r"[%/?#\s]")
@@ -174,26 +174,7 @@ def store_received(
             extracted_text=prepared.extracted_text,
             extracted_html=prepared.extracted_html,
         )
-        new.thread_id = threads.add_to_thread(
-            conn,
-            thread_id=thread_id,
-            inbox_id=inbox_id,
-            pod_id=pod_id,
-            message_id=message_id,
-            direction="received",
-            labels=labels,
-            from_=new.from_,
-            recipients=[*new.to, *new.cc],
-            subject=new.subject,
-            subject_key=subject_key,
-            preview=new.preview,
-            attachments=new.attachments,
-            size=new.size,
-            timestamp=when,
-            now=now,
-        )
-        messages.insert_message(conn, new, now=now)
-        threads.add_refs(conn, inbox_id=inbox_id, thread_id=new.thread_id, keys=keys, known=known)
+        file_message(conn, new, thread_id=thread_id, keys=keys, known=known, subject_key=subject_key, now=now)
         events.append_event(
             conn,
             "message.received",
@@ -205,6 +186,44 @@ def store_received(
         )
         stored.append(messages.new_message_model(new, now=now))
     return stored
+
+
+def file_message(
+    conn: Connection,
+    new: NewMessage,
+    *,
+    thread_id: str | None,
+    keys: Sequence[str],
+    known: dict[str, str] | None,
+    subject_key: str,
+    now: int,
+) -> int:
+    """Store a message in its thread (a new thread when ``thread_id`` is None) and remember its thread keys.
+
+    Sets ``new.thread_id`` and returns the message's row id. ``known`` is what ``lookup_refs`` found for
+    ``keys`` in this transaction, if it was asked.
+    """
+    new.thread_id = threads.add_to_thread(
+        conn,
+        thread_id=thread_id,
+        inbox_id=new.inbox_id,
+        pod_id=new.pod_id,
+        message_id=new.message_id,
+        direction=new.direction,
+        labels=new.labels,
+        from_=new.from_,
+        recipients=[*new.to, *new.cc, *new.bcc],
+        subject=new.subject,
+        subject_key=subject_key,
+        preview=new.preview,
+        attachments=new.attachments,
+        size=new.size,
+        timestamp=new.timestamp,
+        now=now,
+    )
+    pk = messages.insert_message(conn, new, now=now)
+    threads.add_refs(conn, inbox_id=new.inbox_id, thread_id=new.thread_id, keys=keys, known=known)
+    return pk
 
 
 def header_recipients(parsed: ParsedMessage) -> list[str]:

@@ -26,7 +26,7 @@ from ..store.messages import NewMessage
 from ..store.scopes import Scope
 from ..store.tables import deliveries
 from .context import Context
-from .inbound import prepare, store_attachments, store_received
+from .inbound import file_message, prepare, store_attachments, store_received
 
 __all__ = ["Mode", "Outgoing", "send", "send_in_transaction", "validate_attachments", "validate_outgoing"]
 
@@ -78,6 +78,26 @@ def validate_attachments(
                 field_path=[field_name, index],
             )
         )
+    return result
+
+
+def stored_attachments(
+    conn: Connection, records: Sequence[dict[str, Any]] | None
+) -> list[OutgoingAttachment]:
+    """The attachments a stored message or draft holds, with their bytes, ready to be sent again."""
+    result = []
+    for record in records or []:
+        content = blobs.get_blob(conn, record["sha256"])
+        if content is not None:
+            result.append(
+                OutgoingAttachment(
+                    content=content,
+                    filename=record.get("filename"),
+                    content_type=record.get("content_type"),
+                    content_disposition=record.get("content_disposition"),
+                    content_id=record.get("content_id"),
+                )
+            )
     return result
 
 
@@ -197,18 +217,7 @@ def send_in_transaction(
                 original_text=original_text,
                 original_html=original_html,
             )
-            for record in original.attachments or []:
-                content = blobs.get_blob(conn, record["sha256"])
-                if content is not None:
-                    attachments.append(
-                        OutgoingAttachment(
-                            content=content,
-                            filename=record.get("filename"),
-                            content_type=record.get("content_type"),
-                            content_disposition=record.get("content_disposition"),
-                            content_id=record.get("content_id"),
-                        )
-                    )
+            attachments.extend(stored_attachments(conn, original.attachments))
     if not outgoing.recipients:
         raise UnprocessableError("the message has no recipients: give at least one address in to, cc or bcc")
     domain = inbox.email.rpartition("@")[2]
@@ -280,26 +289,7 @@ def send_in_transaction(
         extracted_text=prepared.extracted_text,
         extracted_html=prepared.extracted_html,
     )
-    new.thread_id = threads.add_to_thread(
-        conn,
-        thread_id=thread_id,
-        inbox_id=inbox.inbox_id,
-        pod_id=inbox.pod_id,
-        message_id=rfc_message_id,
-        direction="sent",
-        labels=new.labels,
-        from_=new.from_,
-        recipients=outgoing.recipients,
-        subject=new.subject,
-        subject_key=subject_key,
-        preview=new.preview,
-        attachments=new.attachments,
-        size=new.size,
-        timestamp=now,
-        now=now,
-    )
-    pk = messages.insert_message(conn, new, now=now)
-    threads.add_refs(conn, inbox_id=inbox.inbox_id, thread_id=new.thread_id, keys=keys)
+    pk = file_message(conn, new, thread_id=thread_id, keys=keys, known=None, subject_key=subject_key, now=now)
     if remote:
         conn.execute(
             insert(deliveries),
