@@ -167,7 +167,6 @@ def send_in_transaction(
     original_id: str | None = None,
     reply_all: bool = False,
     recipients_given: bool = True,
-    references: list[str] | None = None,
 ) -> SendMessageResponse:
     """Compose and store one outgoing message and deliver it locally where possible (inside a transaction)."""
     now = ctx.clock.now()
@@ -176,7 +175,7 @@ def send_in_transaction(
     in_reply_to: str | None = None
     attachments = list(outgoing.attachments)
     text, html, subject = outgoing.text, outgoing.html, outgoing.subject
-    references = list(references or [])
+    references: list[str] = []
     if mode != "send":
         assert original_id is not None
         original = messages.message_row(conn, scope, original_id)
