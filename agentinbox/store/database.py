@@ -60,23 +60,18 @@ class Database:
             database = parsed.database or ""
             in_memory = database in ("", ":memory:")
             sync_url = parsed.set(drivername="sqlite+pysqlite")
-            if in_memory:
-                # One shared connection: a private in-memory database exists only inside it.
-                engine = create_engine(
-                    sync_url,
-                    poolclass=pool.StaticPool,
-                    connect_args={"check_same_thread": False},
-                    json_serializer=json_dumps,
-                )
-            else:
-                engine = create_engine(
-                    sync_url,
-                    poolclass=pool.QueuePool,
-                    pool_size=_SQLITE_READERS + 1,
-                    max_overflow=0,
-                    connect_args={"check_same_thread": False, "timeout": 30},
-                    json_serializer=json_dumps,
-                )
+            # In memory: one shared connection, since a private in-memory database exists only inside it.
+            pooling: dict[str, Any] = (
+                {"poolclass": pool.StaticPool}
+                if in_memory
+                else {"poolclass": pool.QueuePool, "pool_size": _SQLITE_READERS + 1, "max_overflow": 0}
+            )
+            engine = create_engine(
+                sync_url,
+                connect_args={"check_same_thread": False, "timeout": 30},
+                json_serializer=json_dumps,
+                **pooling,
+            )
             event.listen(engine, "connect", _sqlite_on_connect)
             event.listen(engine, "begin", _sqlite_on_begin)
             self._sync_engine = engine
