@@ -14,7 +14,7 @@ from ..models import Draft, DraftItem, ListDraftsResponse
 from .blobs import release_blobs
 from .filters import list_has
 from .messages import _attachments
-from .pagination import after_key, decode_token, encode_token
+from .pagination import fetch_page
 from .scopes import Scope
 from .tables import drafts
 
@@ -109,21 +109,17 @@ def list_drafts(
     ascending: bool,
 ) -> ListDraftsResponse:
     kind = f"drafts-{scope.name}"
-    key = decode_token(page_token, kind, ascending)
     order = (drafts.c.updated_at, drafts.c.draft_id)
-    query = select(drafts).where(scope.where(drafts), after_key(order, key, ascending))
+    query = select(drafts).where(scope.where(drafts))
     for label in labels:
         query = query.where(list_has(drafts.c.labels, label))
     if before is not None:
         query = query.where(drafts.c.updated_at < before)
     if after is not None:
         query = query.where(drafts.c.updated_at >= after)
-    query = query.order_by(*(c.asc() if ascending else c.desc() for c in order)).limit(limit + 1)
-    rows = conn.execute(query).all()
-    token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        token = encode_token(kind, ascending, (rows[-1].updated_at, rows[-1].draft_id))
+    rows, token = fetch_page(
+        conn, query, order, kind=kind, ascending=ascending, limit=limit, page_token=page_token
+    )
     return ListDraftsResponse(
         count=len(rows),
         limit=limit,

@@ -13,7 +13,7 @@ from .._clock import to_datetime
 from .._types import OMIT, Omit
 from ..errors import NotFoundError, UnprocessableError, ValidationError
 from ..models import Inbox, ListInboxesResponse
-from .pagination import after_key, decode_token, encode_token
+from .pagination import fetch_page
 from .tables import inboxes
 
 __all__ = [
@@ -184,9 +184,8 @@ def list_inboxes(
     query_text: str | None = None,
 ) -> ListInboxesResponse:
     kind = "inboxes" if query_text is None else "inbox-search"
-    key = decode_token(page_token, kind, ascending)
     order = (inboxes.c.created_at, inboxes.c.inbox_id)
-    query = select(inboxes).where(after_key(order, key, ascending))
+    query = select(inboxes)
     if pod_id is not None:
         query = query.where(inboxes.c.pod_id == pod_id)
     if query_text is not None:
@@ -199,12 +198,9 @@ def list_inboxes(
             | inboxes.c.display_name.ilike(f"{escaped}%", escape="\\")
             | inboxes.c.display_name.ilike(f"% {escaped}%", escape="\\")
         )
-    query = query.order_by(*(c.asc() if ascending else c.desc() for c in order)).limit(limit + 1)
-    rows = conn.execute(query).all()
-    token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        token = encode_token(kind, ascending, (rows[-1].created_at, rows[-1].inbox_id))
+    rows, token = fetch_page(
+        conn, query, order, kind=kind, ascending=ascending, limit=limit, page_token=page_token
+    )
     return ListInboxesResponse(
         count=len(rows), limit=limit, next_page_token=token, inboxes=[_inbox(r) for r in rows]
     )

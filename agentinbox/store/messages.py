@@ -22,7 +22,7 @@ from ..models import (
 from . import search
 from .blobs import get_blob, release_blobs
 from .filters import text_contains
-from .pagination import after_key, decode_token, encode_token
+from .pagination import fetch_page
 from .scopes import Scope
 from .tables import drafts, message_bodies, message_labels, messages
 from .threads import change_labels, hidden_labels, refresh_thread
@@ -283,9 +283,8 @@ def list_messages(
     page_token: str | None,
     ascending: bool,
 ) -> ListMessagesResponse:
-    key = decode_token(page_token, f"messages-{scope.name}", ascending)
     order = (messages.c.timestamp, messages.c.id)
-    query = select(*_ITEM_COLUMNS).where(scope.where(messages), after_key(order, key, ascending))
+    query = select(*_ITEM_COLUMNS).where(scope.where(messages))
     for label in flt.labels:
         query = query.where(
             exists().where(message_labels.c.message_pk == messages.c.id, message_labels.c.label == label)
@@ -309,12 +308,15 @@ def list_messages(
         )
     for text in flt.subject:
         query = query.where(func.lower(messages.c.subject).contains(text.lower(), autoescape=True))
-    query = query.order_by(*(c.asc() if ascending else c.desc() for c in order)).limit(limit + 1)
-    rows = conn.execute(query).all()
-    token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        token = encode_token(f"messages-{scope.name}", ascending, (rows[-1].timestamp, rows[-1].id))
+    rows, token = fetch_page(
+        conn,
+        query,
+        order,
+        kind=f"messages-{scope.name}",
+        ascending=ascending,
+        limit=limit,
+        page_token=page_token,
+    )
     return ListMessagesResponse(
         count=len(rows),
         limit=limit,

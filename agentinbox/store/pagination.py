@@ -7,11 +7,11 @@ import binascii
 import json
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, Connection, Select, and_, or_
 
 from ..errors import ValidationError
 
-__all__ = ["after_key", "clamp_limit", "decode_token", "encode_token"]
+__all__ = ["after_key", "clamp_limit", "decode_token", "encode_token", "fetch_page"]
 
 
 def encode_token(kind: str, ascending: bool, key: tuple[Any, ...]) -> str:
@@ -65,3 +65,29 @@ def _bad_token() -> ValidationError:
         "page_token is not valid for this list: pass the next_page_token of the previous page unchanged",
         path=["page_token"],
     )
+
+
+def fetch_page(
+    conn: Connection,
+    query: Select[Any],
+    order: tuple[Any, ...],
+    *,
+    kind: str,
+    ascending: bool,
+    limit: int,
+    page_token: str | None,
+) -> tuple[list[Any], str | None]:
+    """One page of ``query`` in ``order`` after ``page_token``, and the token of the next page (or None).
+
+    ``kind`` names the list, so a token from another list or ordering is refused; the order's columns are
+    the page key and must end in a unique column.
+    """
+    key = decode_token(page_token, kind, ascending)
+    query = query.where(after_key(order, key, ascending))
+    query = query.order_by(*(c.asc() if ascending else c.desc() for c in order)).limit(limit + 1)
+    rows = list(conn.execute(query).all())
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, encode_token(kind, ascending, tuple(getattr(last, column.name) for column in order))

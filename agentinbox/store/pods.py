@@ -10,7 +10,7 @@ from sqlalchemy import Connection, delete, exists, insert, select
 from .._clock import to_datetime
 from ..errors import ConflictError, NotFoundError
 from ..models import ListPodsResponse, Pod
-from .pagination import after_key, decode_token, encode_token
+from .pagination import fetch_page
 from .tables import inboxes, pods
 
 __all__ = ["create_pod", "default_pod_id", "delete_pod", "get_pod", "list_pods"]
@@ -75,15 +75,10 @@ def require_pod(conn: Connection, pod_id: str) -> None:
 
 
 def list_pods(conn: Connection, *, limit: int, page_token: str | None, ascending: bool) -> ListPodsResponse:
-    key = decode_token(page_token, "pods", ascending)
     order = (pods.c.created_at, pods.c.pod_id)
-    query = select(pods).where(after_key(order, key, ascending))
-    query = query.order_by(*(c.asc() if ascending else c.desc() for c in order)).limit(limit + 1)
-    rows = conn.execute(query).all()
-    token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        token = encode_token("pods", ascending, (rows[-1].created_at, rows[-1].pod_id))
+    rows, token = fetch_page(
+        conn, select(pods), order, kind="pods", ascending=ascending, limit=limit, page_token=page_token
+    )
     return ListPodsResponse(count=len(rows), limit=limit, next_page_token=token, pods=[_pod(r) for r in rows])
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Integer, bindparam, column, exists, select, t
 from ..errors import ValidationError
 from ..models import MessageSearchItem, SearchHighlights, SearchMessagesResponse, SearchThreadsResponse
 from ..models import ThreadSearchItem as _ThreadSearchItem
-from .pagination import after_key, decode_token, encode_token
+from .pagination import fetch_page
 from .scopes import Scope
 from .tables import message_labels, messages, thread_labels, threads
 
@@ -96,12 +96,11 @@ def search_messages(
 
     words = _words(q)
     kind = f"msearch-{scope.name}"
-    key = decode_token(page_token, kind, False)
     order = (messages.c.timestamp, messages.c.id)
     matching = _matching_ids(conn, words)
     query = (
         select(messages)
-        .where(scope.where(messages), after_key(order, key, False))
+        .where(scope.where(messages))
         .where(messages.c.id.in_(matching))
         .where(
             ~exists().where(message_labels.c.message_pk == messages.c.id, message_labels.c.label.in_(_HIDDEN))
@@ -111,11 +110,9 @@ def search_messages(
         query = query.where(messages.c.timestamp < before)
     if after is not None:
         query = query.where(messages.c.timestamp >= after)
-    rows = conn.execute(query.order_by(*(c.desc() for c in order)).limit(limit + 1)).all()
-    token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        token = encode_token(kind, False, (rows[-1].timestamp, rows[-1].id))
+    rows, token = fetch_page(
+        conn, query, order, kind=kind, ascending=False, limit=limit, page_token=page_token
+    )
     highlights = _highlights(conn, [row.id for row in rows], words)
     return SearchMessagesResponse(
         count=len(rows),
@@ -141,7 +138,6 @@ def search_threads(
 
     words = _words(q)
     kind = f"tsearch-{scope.name}"
-    key = decode_token(page_token, kind, False)
     order = (threads.c.timestamp, threads.c.thread_id)
     matching = _matching_ids(conn, words)
     matching_threads = select(messages.c.thread_id).where(
@@ -150,7 +146,7 @@ def search_threads(
     )
     query = (
         select(threads)
-        .where(scope.where(threads), after_key(order, key, False))
+        .where(scope.where(threads))
         .where(threads.c.thread_id.in_(matching_threads))
         .where(
             ~exists().where(
@@ -162,11 +158,9 @@ def search_threads(
         query = query.where(threads.c.timestamp < before)
     if after is not None:
         query = query.where(threads.c.timestamp >= after)
-    rows = conn.execute(query.order_by(*(c.desc() for c in order)).limit(limit + 1)).all()
-    token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        token = encode_token(kind, False, (rows[-1].timestamp, rows[-1].thread_id))
+    rows, token = fetch_page(
+        conn, query, order, kind=kind, ascending=False, limit=limit, page_token=page_token
+    )
     labels = thread_labels_of(conn, [row.thread_id for row in rows])
     return SearchThreadsResponse(
         count=len(rows),

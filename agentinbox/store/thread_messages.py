@@ -11,7 +11,7 @@ from ..errors import UnprocessableError
 from ..models import AttachmentResponse, Thread, UpdateThreadResponse
 from .blobs import release_blobs
 from .messages import attachment_content, full_messages, set_labels
-from .pagination import after_key, decode_token, encode_token
+from .pagination import fetch_page
 from .scopes import Scope
 from .tables import messages, threads
 from .threads import get_thread_row, thread_labels_of, thread_with_messages
@@ -26,18 +26,11 @@ def get_thread(
 ) -> Thread:
     """The thread with its newest page of messages (ascending inside the page); the token pages older."""
     row = get_thread_row(conn, scope, thread_id)
-    key = decode_token(page_token, "thread-messages", False)
     order = (messages.c.timestamp, messages.c.id)
-    rows = conn.execute(
-        select(messages)
-        .where(messages.c.thread_id == row.thread_id, after_key(order, key, False))
-        .order_by(messages.c.timestamp.desc(), messages.c.id.desc())
-        .limit(limit + 1)
-    ).all()
-    token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        token = encode_token("thread-messages", False, (rows[-1].timestamp, rows[-1].id))
+    query = select(messages).where(messages.c.thread_id == row.thread_id)
+    rows, token = fetch_page(
+        conn, query, order, kind="thread-messages", ascending=False, limit=limit, page_token=page_token
+    )
     page = full_messages(conn, list(reversed(rows)))
     labels = thread_labels_of(conn, [row.thread_id])[row.thread_id]
     return thread_with_messages(row, labels, messages_page=page, limit=limit, next_page_token=token)

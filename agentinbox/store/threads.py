@@ -29,7 +29,7 @@ from ..errors import NotFoundError
 from ..mail.addresses import address_key
 from ..mail.labels import HIDDEN_LABELS
 from ..models import Attachment, ListThreadsResponse, Thread, ThreadItem
-from .pagination import after_key, decode_token, encode_token
+from .pagination import fetch_page
 from .scopes import Scope
 from .tables import messages, thread_labels, thread_refs, threads
 
@@ -454,9 +454,8 @@ def list_threads(
     ascending: bool,
 ) -> ListThreadsResponse:
     kind = f"threads-{scope.name}"
-    key = decode_token(page_token, kind, ascending)
     order = (threads.c.timestamp, threads.c.thread_id)
-    query = select(threads).where(scope.where(threads), after_key(order, key, ascending))
+    query = select(threads).where(scope.where(threads))
     for label in flt.labels:
         query = query.where(
             exists().where(thread_labels.c.thread_id == threads.c.thread_id, thread_labels.c.label == label)
@@ -483,12 +482,9 @@ def list_threads(
         )
     for text in flt.subject:
         query = query.where(func.lower(threads.c.subject).contains(text.lower(), autoescape=True))
-    query = query.order_by(*(c.asc() if ascending else c.desc() for c in order)).limit(limit + 1)
-    rows = conn.execute(query).all()
-    token = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        token = encode_token(kind, ascending, (rows[-1].timestamp, rows[-1].thread_id))
+    rows, token = fetch_page(
+        conn, query, order, kind=kind, ascending=ascending, limit=limit, page_token=page_token
+    )
     labels = thread_labels_of(conn, [row.thread_id for row in rows])
     return ListThreadsResponse(
         count=len(rows),
