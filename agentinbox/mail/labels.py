@@ -29,6 +29,8 @@ def normalize_labels(labels: str | Iterable[str] | None, *, field: str = "labels
         return []
     if isinstance(labels, str):
         labels = [labels]
+    if not isinstance(labels, Iterable) or isinstance(labels, bytes | dict):
+        raise ValidationError("labels must be a string or a list of strings", path=[field])
     result: list[str] = []
     for index, label in enumerate(labels):
         if not isinstance(label, str):

@@ -26,6 +26,7 @@ from .context import Context
 from .outbound import (
     Mode,
     Outgoing,
+    check_idempotency_key,
     send_in_transaction,
     stored_attachments,
     validate_attachments,
@@ -164,6 +165,12 @@ async def update_draft(ctx: Context, *, inbox_id: str, draft_id: str, changes: d
     remove_attachments = given.get("remove_attachments") or []
     if isinstance(remove_attachments, str):
         remove_attachments = [remove_attachments]
+    if not isinstance(remove_attachments, list | tuple) or not all(
+        isinstance(a, str) for a in remove_attachments
+    ):
+        raise ValidationError(
+            "remove_attachments must be a list of attachment ids", path=["remove_attachments"]
+        )
     add_labels = user_labels(given.get("add_labels"), field="add_labels")
     remove_labels = user_labels(given.get("remove_labels"), field="remove_labels")
     send_at: int | Omit | None = _send_at(given["send_at"]) if "send_at" in given else OMIT
@@ -220,8 +227,7 @@ async def send_draft(
     """Send a draft as a message (a reply draft as a reply, a forward draft as a forward) and delete it."""
     added = user_labels(add_labels, field="add_labels")
     removed = user_labels(remove_labels, field="remove_labels")
-    if idempotency_key is not None and (not isinstance(idempotency_key, str) or not idempotency_key.strip()):
-        raise ValidationError("idempotency_key must be a non-empty string", path=["idempotency_key"])
+    check_idempotency_key(idempotency_key)
 
     def run(conn: Connection) -> SendMessageResponse:
         request_hash = idempotency.fingerprint(

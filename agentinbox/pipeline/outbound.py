@@ -28,7 +28,16 @@ from ..store.tables import deliveries
 from .context import Context
 from .inbound import file_message, prepare, store_attachments, store_received
 
-__all__ = ["Mode", "Outgoing", "send", "send_in_transaction", "validate_attachments", "validate_outgoing"]
+__all__ = [
+    "Mode",
+    "Outgoing",
+    "check_idempotency_key",
+    "send",
+    "send_in_transaction",
+    "stored_attachments",
+    "validate_attachments",
+    "validate_outgoing",
+]
 
 Mode = Literal["send", "reply", "forward"]
 
@@ -79,6 +88,16 @@ def validate_attachments(
             )
         )
     return result
+
+
+def check_idempotency_key(key: object) -> None:
+    """An idempotency key is None or a printable string of 1 to 256 characters."""
+    if key is None:
+        return
+    if not isinstance(key, str) or not key.strip() or len(key) > 256 or not key.isprintable():
+        raise ValidationError(
+            "idempotency_key must be a printable string of 1 to 256 characters", path=["idempotency_key"]
+        )
 
 
 def stored_attachments(
@@ -350,8 +369,7 @@ async def send(
     fingerprint: dict[str, Any] | None = None,
 ) -> SendMessageResponse:
     """Send (or reply, or forward) from an inbox; with an ``idempotency_key`` a retry returns the first result."""
-    if idempotency_key is not None and (not isinstance(idempotency_key, str) or not idempotency_key.strip()):
-        raise ValidationError("idempotency_key must be a non-empty string", path=["idempotency_key"])
+    check_idempotency_key(idempotency_key)
 
     def run(conn: Connection) -> SendMessageResponse:
         if idempotency_key is None:

@@ -16,7 +16,17 @@ from ..store import inboxes, pods
 if TYPE_CHECKING:
     from ..client import AsyncAgentInbox
 
-__all__ = ["Resource", "check_bool", "check_id", "strings", "timestamp"]
+__all__ = [
+    "Resource",
+    "check_bool",
+    "check_client_id",
+    "check_id",
+    "in_inbox",
+    "in_pod",
+    "no_control_characters",
+    "strings",
+    "timestamp",
+]
 
 T = TypeVar("T")
 
@@ -39,12 +49,31 @@ class Resource:
         return await ctx.db.write(fn, *args, **kwargs)
 
 
+def no_control_characters(value: str, name: str) -> str:
+    """``value`` unchanged, or a ValidationError if it holds NUL, CR or LF (no id or filter has them)."""
+    if any(ch in value for ch in "\x00\r\n"):
+        raise ValidationError(f"{name} must not contain NUL or line-break characters", path=[name])
+    return value
+
+
 def check_id(value: object, name: str) -> str:
     """A non-empty id string, stripped; inbox ids (addresses) are lower-cased."""
     if not isinstance(value, str) or not value.strip():
         raise ValidationError(f"{name} must be a non-empty string", path=[name])
+    no_control_characters(value, name)
     value = value.strip()
     return value.lower() if name == "inbox_id" else value
+
+
+def check_client_id(value: object) -> str | None:
+    """An optional caller-chosen idempotency id: a non-empty string of at most 256 characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 256:
+        raise ValidationError(
+            "client_id must be a non-empty string of at most 256 characters", path=["client_id"]
+        )
+    return no_control_characters(value, "client_id")
 
 
 def check_bool(value: object, name: str) -> bool:
@@ -69,10 +98,10 @@ def strings(value: str | Sequence[str] | None, name: str) -> list[str]:
     if value is None:
         return []
     if isinstance(value, str):
-        return [value]
+        return [no_control_characters(value, name)]
     if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
         raise ValidationError(f"{name} must be a string or a list of strings", path=[name])
-    return list(value)
+    return [no_control_characters(v, name) for v in value]
 
 
 def in_inbox(fn: Callable[..., T], inbox_id: str) -> Callable[[Connection], T]:

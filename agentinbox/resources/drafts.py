@@ -14,7 +14,7 @@ from ..store import drafts
 from ..store.messages import attachment_content
 from ..store.pagination import clamp_limit
 from ..store.scopes import Scope
-from ._base import Resource, check_bool, check_id, in_inbox, in_pod, timestamp
+from ._base import Resource, check_bool, check_client_id, check_id, in_inbox, in_pod, timestamp
 
 __all__ = ["Drafts", "InboxDrafts", "PodDrafts"]
 
@@ -94,7 +94,7 @@ class InboxDrafts(_DraftReads):
             attachments=attachments,
             reply_all=check_bool(reply_all, "reply_all"),
             send_at=send_at,
-            client_id=client_id,
+            client_id=check_client_id(client_id),
             in_reply_to=check_id(in_reply_to, "in_reply_to") if in_reply_to is not None else None,
             forward_of=check_id(forward_of, "forward_of") if forward_of is not None else None,
         )

@@ -12,7 +12,7 @@ from ..models import Inbox, ListInboxesResponse
 from ..store import inboxes, pods
 from ..store.blobs import release_blobs
 from ..store.pagination import clamp_limit
-from ._base import Resource, check_bool, check_id
+from ._base import Resource, check_bool, check_client_id, check_id
 from .drafts import InboxDrafts
 from .messages import Messages
 from .threads import InboxThreads
@@ -36,9 +36,10 @@ class _InboxOperations(Resource):
         metadata: dict[str, Any] | None,
     ) -> Inbox:
         ctx = await self._ctx()
-        for name, value in (("username", username), ("domain", domain), ("client_id", client_id)):
+        for name, value in (("username", username), ("domain", domain)):
             if value is not None and not isinstance(value, str):
                 raise ValidationError(f"{name} must be a string", path=[name])
+        client_id = check_client_id(client_id)
 
         def run(conn: Connection) -> Inbox:
             now = ctx.clock.now()

@@ -8,7 +8,7 @@ from ..errors import ValidationError
 from ..models import ListPodsResponse, Pod
 from ..store import pods
 from ..store.pagination import clamp_limit
-from ._base import Resource, check_bool, check_id
+from ._base import Resource, check_bool, check_client_id, check_id, no_control_characters
 from .drafts import PodDrafts
 from .inboxes import PodInboxes
 from .threads import PodThreads
@@ -30,11 +30,11 @@ class Pods(Resource):
 
     async def create(self, *, name: str | None = None, client_id: str | None = None) -> Pod:
         """Create a pod; the same ``client_id`` again returns the pod it created the first time."""
-        for field, value in (("name", name), ("client_id", client_id)):
-            if value is not None and (not isinstance(value, str) or not value.strip() or len(value) > 256):
-                raise ValidationError(
-                    f"{field} must be a non-empty string of at most 256 characters", path=[field]
-                )
+        if name is not None and (not isinstance(name, str) or not name.strip() or len(name) > 256):
+            raise ValidationError("name must be a non-empty string of at most 256 characters", path=["name"])
+        if name is not None:
+            no_control_characters(name, "name")
+        client_id = check_client_id(client_id)
         ctx = await self._ctx()
         return await ctx.db.write(pods.create_pod, name=name, client_id=client_id, now=ctx.clock.now())
 

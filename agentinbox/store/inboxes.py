@@ -70,14 +70,14 @@ def check_metadata(metadata: dict[str, Any], *, allow_none_values: bool) -> None
     if len(metadata) > _MAX_METADATA_KEYS:
         raise ValidationError(f"metadata has more than {_MAX_METADATA_KEYS} keys", path=["metadata"])
     for key, value in metadata.items():
-        if not isinstance(key, str) or not key or len(key) > _MAX_METADATA_LENGTH:
+        if not isinstance(key, str) or not key or len(key) > _MAX_METADATA_LENGTH or "\x00" in key:
             raise ValidationError(
                 f"metadata keys must be strings of 1 to {_MAX_METADATA_LENGTH} characters", path=["metadata"]
             )
         if value is None and allow_none_values:
             continue
         if not isinstance(value, str | int | float | bool) or (
-            isinstance(value, str) and len(value) > _MAX_METADATA_LENGTH
+            isinstance(value, str) and (len(value) > _MAX_METADATA_LENGTH or "\x00" in value)
         ):
             raise ValidationError(
                 f"metadata[{key!r}] must be a string of at most {_MAX_METADATA_LENGTH} characters, "
@@ -189,6 +189,8 @@ def list_inboxes(
     if pod_id is not None:
         query = query.where(inboxes.c.pod_id == pod_id)
     if query_text is not None:
+        if not isinstance(query_text, str) or not query_text.isprintable():
+            raise ValidationError("q must be a string of printable characters", path=["q"])
         term = query_text.strip().lower()
         if not 2 <= len(term) <= 256:
             raise ValidationError("q must be 2 to 256 characters", path=["q"])

@@ -24,6 +24,8 @@ def decode_token(token: str | None, kind: str, ascending: bool) -> tuple[Any, ..
     """The sort key inside ``token``; a token from another list or ordering is a ValidationError."""
     if token is None or token == "":
         return None
+    if not isinstance(token, str):
+        raise _bad_token()
     try:
         padded = token + "=" * (-len(token) % 4)
         value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
