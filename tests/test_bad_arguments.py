@@ -81,7 +81,7 @@ async def test_wrong_types_get_typed_errors(client: AsyncAgentInbox, clock: Manu
                     await method(**arguments)
                 except AgentInboxError as exc:
                     assert exc.code and exc.message, (name, param, value)
-                except Exception as exc:  # noqa: BLE001 - collected and reported below
+                except Exception as exc:
                     surprises.append(f"{name}({param}={value!r:.30}): {type(exc).__name__}: {exc}"[:300])
     assert not surprises, "\n".join(surprises[:40])
 
