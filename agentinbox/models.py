@@ -41,10 +41,6 @@ class Model(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
-    def to_json_dict(self) -> dict[str, object]:
-        """The model as AgentMail's JSON would carry it: aliases, no null optional fields."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
-
 
 class Pod(Model):
     pod_id: str

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from .._clock import to_datetime
 from ..errors import NotFoundError
@@ -126,7 +126,3 @@ def list_drafts(
         next_page_token=token,
         drafts=[DraftItem(**_item_fields(row)) for row in rows],
     )
-
-
-def has_drafts(conn: Connection, inbox_id: str) -> bool:
-    return bool(conn.execute(select(exists().where(drafts.c.inbox_id == inbox_id))).scalar())
