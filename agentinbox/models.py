@@ -12,7 +12,6 @@ __all__ = [
     "AttachmentResponse",
     "BatchGetMessagesResponse",
     "BatchUpdateMessagesResponse",
-    "DeliveryResult",
     "Draft",
     "DraftItem",
     "Inbox",
@@ -198,12 +197,6 @@ class UpdateMessageResponse(Model):
 class UpdateThreadResponse(Model):
     thread_id: str
     labels: list[str]
-
-
-class DeliveryResult(Model):
-    """What ``deliver()`` did with a raw message: one stored message per local recipient inbox."""
-
-    messages: list[Message]
 
 
 class _Page(Model):
