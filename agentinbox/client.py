@@ -21,6 +21,7 @@ from .errors import ValidationError
 from .models import Message
 from .pipeline import inbound
 from .pipeline.context import Context
+from .pipeline.receiving import Receiving
 from .resources._base import Resource
 from .resources.drafts import Drafts
 from .resources.inboxes import Inboxes
@@ -68,6 +69,7 @@ class AsyncAgentInbox:
         self._clock = clock or Clock()
         self._opened: Context | None = None
         self._opening: asyncio.Lock | None = None
+        self._receiving: Receiving | None = None
         self.inboxes = Inboxes(self)
         self.threads = Threads(self)
         self.drafts = Drafts(self)
@@ -95,6 +97,27 @@ class AsyncAgentInbox:
         await self._context()
         return self
 
+    async def start(self) -> None:
+        """Start serving what the settings enable: the SMTP receiver on ``smtp_listen`` and the worker that
+        turns accepted mail into messages (it first finishes whatever an earlier run left queued).
+
+        Without ``start()`` the engine still works fully in-process.
+        """
+        ctx = await self._context()
+        if self._receiving is None:
+            self._receiving = Receiving(ctx)
+        await self._receiving.start()
+
+    async def serve_forever(self) -> None:
+        """``start()``, then run until cancelled."""
+        await self.start()
+        await asyncio.Event().wait()
+
+    @property
+    def smtp_address(self) -> tuple[str, int] | None:
+        """The (host, port) the SMTP receiver listens on after ``start()``, or None."""
+        return self._receiving.smtp_address if self._receiving is not None else None
+
     async def deliver(
         self, raw: bytes, mail_from: str | None = None, rcpt_to: Sequence[str] | None = None
     ) -> list[Message]:
@@ -106,7 +129,10 @@ class AsyncAgentInbox:
         return await inbound.deliver(await self._context(), raw, mail_from=mail_from, rcpt_to=rcpt_to)
 
     async def close(self) -> None:
-        """Release the database; the client can be opened again by using it."""
+        """Stop serving and release the database; the client can be opened again by using it."""
+        receiving, self._receiving = self._receiving, None
+        if receiving is not None:
+            await receiving.stop()
         opened, self._opened = self._opened, None
         if opened is not None:
             await opened.db.close()
@@ -194,6 +220,15 @@ class AgentInbox:
     def open(self) -> AgentInbox:
         self._portal.call(self._async.open())
         return self
+
+    def start(self) -> None:
+        """Start serving what the settings enable (see ``AsyncAgentInbox.start``); returns at once."""
+        self._portal.call(self._async.start())
+
+    @property
+    def smtp_address(self) -> tuple[str, int] | None:
+        """The (host, port) the SMTP receiver listens on after ``start()``, or None."""
+        return self._async.smtp_address
 
     def deliver(
         self, raw: bytes, mail_from: str | None = None, rcpt_to: Sequence[str] | None = None

@@ -20,6 +20,7 @@ __all__ = [
     "create_inbox",
     "delete_inbox",
     "get_inbox",
+    "hosts_domain",
     "inbox_pods",
     "list_inboxes",
     "update_inbox",
@@ -163,6 +164,13 @@ def get_inbox(conn: Connection, inbox_id: str, *, pod_id: str | None = None) -> 
     if row is None:
         raise NotFoundError(f"inbox {inbox_id!r} does not exist")
     return _inbox(row)
+
+
+def hosts_domain(conn: Connection, domain: str) -> bool:
+    """Whether any inbox has an address on ``domain`` (so mail for it is ours, not to be relayed)."""
+    escaped = domain.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = select(inboxes.c.inbox_id).where(inboxes.c.inbox_id.like(f"%@{escaped}", escape="\\")).limit(1)
+    return conn.execute(query).first() is not None
 
 
 def inbox_pods(conn: Connection, addresses: Iterable[str]) -> dict[str, str]:

@@ -28,6 +28,7 @@ __all__ = [
     "drafts",
     "events",
     "idempotency_keys",
+    "inbound_queue",
     "inboxes",
     "message_bodies",
     "message_labels",
@@ -259,4 +260,20 @@ events = Table(
     Column("payload", JSON, nullable=False),
     Column("created_at", Time, nullable=False),
     Index("ix_events_created", "created_at"),
+)
+
+# Mail accepted over SMTP and not yet processed: committed before the 250 reply, deleted in the transaction
+# that stores the message, so what was acknowledged is never lost and never stored twice.
+inbound_queue = Table(
+    "inbound_queue",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("raw_sha256", String(64), nullable=False),
+    Column("mail_from", Text),
+    Column("rcpt_to", JSON, nullable=False),
+    Column("received_at", Time, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Time, nullable=False),
+    Column("last_error", Text),
+    Index("ix_inbound_queue_due", "next_attempt_at", "id"),
 )

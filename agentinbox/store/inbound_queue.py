@@ -1,0 +1,68 @@
+"""The inbound queue: raw mail accepted over SMTP, waiting to be processed into messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from .blobs import get_blob, put_blob, release_blobs
+from .tables import inbound_queue
+
+__all__ = ["due", "enqueue", "entry", "finish", "postpone"]
+
+
+def enqueue(conn: Connection, raw: bytes, *, mail_from: str | None, rcpt_to: Sequence[str], now: int) -> int:
+    """Make an accepted message durable (its bytes as a blob, its envelope as a row); returns the row id."""
+    key = put_blob(conn, raw)
+    result = conn.execute(
+        insert(inbound_queue).values(
+            raw_sha256=key,
+            mail_from=mail_from,
+            rcpt_to=list(rcpt_to),
+            received_at=now,
+            attempts=0,
+            next_attempt_at=now,
+        )
+    )
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def due(conn: Connection, *, now: int, limit: int) -> list[int]:
+    """Ids of queued messages ready to be processed, oldest first."""
+    rows = conn.execute(
+        select(inbound_queue.c.id)
+        .where(inbound_queue.c.next_attempt_at <= now)
+        .order_by(inbound_queue.c.next_attempt_at, inbound_queue.c.id)
+        .limit(limit)
+    )
+    return [row.id for row in rows]
+
+
+def entry(conn: Connection, queue_id: int) -> tuple[Any, bytes] | None:
+    """A queued message's row and raw bytes, or None when another worker already processed it."""
+    row = conn.execute(select(inbound_queue).where(inbound_queue.c.id == queue_id)).first()
+    if row is None:
+        return None
+    raw = get_blob(conn, row.raw_sha256)
+    return (row, raw) if raw is not None else None
+
+
+def finish(conn: Connection, queue_id: int) -> bool:
+    """Remove a processed message from the queue (in the transaction that stored it); False if already gone."""
+    row = conn.execute(select(inbound_queue.c.raw_sha256).where(inbound_queue.c.id == queue_id)).first()
+    if row is None:
+        return False
+    conn.execute(delete(inbound_queue).where(inbound_queue.c.id == queue_id))
+    release_blobs(conn, [row.raw_sha256])
+    return True
+
+
+def postpone(conn: Connection, queue_id: int, *, error: str, retry_at: int) -> None:
+    """Record a failed attempt; the message stays queued and is tried again at ``retry_at``."""
+    conn.execute(
+        update(inbound_queue)
+        .where(inbound_queue.c.id == queue_id)
+        .values(attempts=inbound_queue.c.attempts + 1, last_error=error[:2000], next_attempt_at=retry_at)
+    )

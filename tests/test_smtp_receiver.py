@@ -1,0 +1,250 @@
+"""The SMTP receiver: real SMTP clients (aiosmtplib, swaks) deliver into inboxes on loopback.
+
+Accepted mail is durable before the 250 (it sits in the inbound queue) and is processed exactly once, even
+across a restart; unknown recipients, relaying and oversized mail get the right refusals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator
+from email.message import EmailMessage
+
+import aiosmtplib
+import pytest
+from sqlalchemy import func, select
+
+from agentinbox import AsyncAgentInbox
+from agentinbox._clock import ManualClock
+from agentinbox.pipeline import inbound_worker
+from agentinbox.store import inbound_queue
+from agentinbox.store.tables import inbound_queue as queue_table
+
+RAW = (
+    b"From: Carol <carol@example.com>\r\n"
+    b"To: desk@agents.test\r\n"
+    b"Subject: Over SMTP\r\n"
+    b"Message-ID: <smtp-1@example.com>\r\n"
+    b"\r\n"
+    b"Hello over the wire.\r\n"
+)
+
+
+@pytest.fixture
+async def server(database_url: str, clock: ManualClock) -> AsyncIterator[AsyncAgentInbox]:
+    client = AsyncAgentInbox(
+        database_url=database_url,
+        default_domain="agents.test",
+        smtp_listen="127.0.0.1:0",
+        max_message_size=200_000,
+        clock=clock,
+    )
+    await client.inboxes.create(username="desk")
+    await client.inboxes.create(username="sales")
+    await client.start()
+    yield client
+    await client.close()
+
+
+async def processed(client: AsyncAgentInbox) -> None:
+    """Wait until the inbound worker has stored everything accepted so far."""
+    assert client._receiving is not None
+    await asyncio.wait_for(client._receiving.worker.idle(), timeout=30)
+
+
+async def queued(client: AsyncAgentInbox) -> int:
+    ctx = await client._context()
+    return await ctx.db.read(
+        lambda conn: conn.execute(select(func.count()).select_from(queue_table)).scalar()
+    )
+
+
+async def test_mail_over_smtp_lands_in_the_inbox(server: AsyncAgentInbox) -> None:
+    host, port = server.smtp_address or ("", 0)
+    errors, reply = await aiosmtplib.send(
+        RAW, sender="carol@example.com", recipients=["desk@agents.test"], hostname=host, port=port
+    )
+    assert errors == {} and reply.startswith("2.0.0")
+    await processed(server)
+    listing = await server.inboxes.messages.list(inbox_id="desk@agents.test")
+    assert listing.count == 1
+    message = listing.messages[0]
+    assert message.subject == "Over SMTP" and message.labels == ["received", "unread"]
+    raw = await server.inboxes.messages.get_raw(inbox_id="desk@agents.test", message_id=message.message_id)
+    assert raw.content == RAW
+    assert await queued(server) == 0
+
+
+async def test_one_message_per_inbox_and_refusals(server: AsyncAgentInbox) -> None:
+    host, port = server.smtp_address or ("", 0)
+    errors, _ = await aiosmtplib.send(
+        RAW,
+        sender="carol@example.com",
+        recipients=["desk@agents.test", "SALES@agents.test", "ghost@agents.test", "someone@example.org"],
+        hostname=host,
+        port=port,
+    )
+    assert errors["ghost@agents.test"][0] == 550 and "5.1.1" in errors["ghost@agents.test"][1]
+    assert errors["someone@example.org"][0] == 550 and "relaying denied" in errors["someone@example.org"][1]
+    await processed(server)
+    for inbox in ("desk@agents.test", "sales@agents.test"):
+        assert (await server.inboxes.messages.list(inbox_id=inbox)).count == 1
+
+
+async def test_every_recipient_refused_means_no_data(server: AsyncAgentInbox) -> None:
+    host, port = server.smtp_address or ("", 0)
+    with pytest.raises(aiosmtplib.SMTPRecipientsRefused):
+        await aiosmtplib.send(
+            RAW, sender="c@example.com", recipients=["x@example.org"], hostname=host, port=port
+        )
+    assert await queued(server) == 0
+
+
+async def test_oversized_mail_gets_552(server: AsyncAgentInbox) -> None:
+    host, port = server.smtp_address or ("", 0)
+    big = RAW + b"x" * 250_000 + b"\r\n"
+    with pytest.raises(aiosmtplib.SMTPResponseException) as caught:
+        await aiosmtplib.send(
+            big, sender="c@example.com", recipients=["desk@agents.test"], hostname=host, port=port
+        )
+    assert caught.value.code == 552
+    assert await queued(server) == 0
+
+
+async def test_storage_failure_gets_451_and_nothing_is_lost(
+    server: AsyncAgentInbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> int:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(inbound_queue, "enqueue", broken)
+    host, port = server.smtp_address or ("", 0)
+    with pytest.raises(aiosmtplib.SMTPDataError) as caught:
+        await aiosmtplib.send(
+            RAW, sender="c@example.com", recipients=["desk@agents.test"], hostname=host, port=port
+        )
+    assert caught.value.code == 451
+    monkeypatch.undo()
+    # The client retries later, and this time it is stored.
+    await aiosmtplib.send(
+        RAW, sender="c@example.com", recipients=["desk@agents.test"], hostname=host, port=port
+    )
+    await processed(server)
+    assert (await server.inboxes.messages.list(inbox_id="desk@agents.test")).count == 1
+
+
+async def test_queued_mail_survives_a_restart_and_is_stored_once(
+    database_url: str, clock: ManualClock
+) -> None:
+    """Mail accepted (queued) by a run that stopped before processing it is stored by the next start."""
+    first = AsyncAgentInbox(database_url=database_url, default_domain="agents.test", clock=clock)
+    await first.inboxes.create(username="desk")
+    ctx = await first._context()
+    for _ in range(2):  # the same message accepted twice: a client that never saw the first 250
+        await ctx.db.write(
+            inbound_queue.enqueue, RAW, mail_from="c@example.com", rcpt_to=["desk@agents.test"], now=1
+        )
+    await first.close()
+    second = AsyncAgentInbox(database_url=database_url, default_domain="agents.test", clock=clock)
+    await second.start()
+    await processed(second)
+    assert (await second.inboxes.messages.list(inbox_id="desk@agents.test")).count == 1
+    assert await queued(second) == 0
+    await second.close()
+
+
+async def test_a_failing_message_stays_queued_and_is_retried(
+    server: AsyncAgentInbox, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> list[object]:
+        raise RuntimeError("bug while storing")
+
+    monkeypatch.setattr(inbound_worker, "store_received", broken)
+    host, port = server.smtp_address or ("", 0)
+    await aiosmtplib.send(
+        RAW, sender="c@example.com", recipients=["desk@agents.test"], hostname=host, port=port
+    )
+    await processed(server)
+    assert await queued(server) == 1
+    assert (await server.inboxes.messages.list(inbox_id="desk@agents.test")).count == 0
+    monkeypatch.undo()
+    clock.advance(3600)
+    assert server._receiving is not None
+    server._receiving.worker.wake()
+    await processed(server)
+    assert await queued(server) == 0
+    assert (await server.inboxes.messages.list(inbox_id="desk@agents.test")).count == 1
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [],
+        ["--pipeline"],
+        ["--attach", "-"],
+        [
+            "--body",
+            "Gr\u00fc\u00dfe aus K\u00f6ln, 8-bit body",
+            "--add-header",
+            "Content-Type: text/plain; charset=utf-8",
+        ],
+    ],
+    ids=["plain", "pipelining", "attachment", "8bit"],
+)
+async def test_swaks_delivers(server: AsyncAgentInbox, extra: list[str]) -> None:
+    swaks = shutil.which("swaks")
+    if swaks is None:
+        pytest.skip("swaks is not installed (.ci/run installs it from Debian's packages)")
+    host, port = server.smtp_address or ("", 0)
+    process = await asyncio.create_subprocess_exec(
+        swaks,
+        "--server", host, "--port", str(port), "--from", "carol@example.com", "--to", "desk@agents.test",
+        "--header", "Subject: via swaks", "--helo", "client.example.com", *extra,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(process.communicate(b"attached file content\n"), timeout=30)
+    assert process.returncode == 0, output.decode(errors="replace")
+    assert b"250 2.0.0 Message accepted" in output
+    await processed(server)
+    listing = await server.inboxes.messages.list(inbox_id="desk@agents.test")
+    assert listing.count == 1 and listing.messages[0].subject == "via swaks"
+    message = await server.inboxes.messages.get(
+        inbox_id="desk@agents.test", message_id=listing.messages[0].message_id
+    )
+    if "--attach" in extra:
+        assert message.attachments
+    if "8-bit body" in " ".join(extra):
+        assert "Grüße aus Köln" in (message.text or "")
+
+
+async def test_client_without_smtp_listen_serves_nothing(client: AsyncAgentInbox) -> None:
+    await client.start()
+    assert client.smtp_address is None
+
+
+async def test_bad_smtp_listen_is_a_validation_error(database_url: str) -> None:
+    from agentinbox import ValidationError
+
+    bad = AsyncAgentInbox(database_url=database_url, smtp_listen="no-port-here")
+    with pytest.raises(ValidationError):
+        await bad.start()
+    await bad.close()
+
+
+def test_the_sync_client_serves_smtp(tmp_path: object) -> None:
+    import smtplib
+
+    from agentinbox import AgentInbox
+
+    with AgentInbox(database_url=f"sqlite+aiosqlite:///{tmp_path}/s.db", smtp_listen="127.0.0.1:0") as client:
+        inbox = client.inboxes.create(username="desk")
+        client.start()
+        host, port = client.smtp_address or ("", 0)
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = "c@example.com", inbox.inbox_id, "sync"
+        message.set_content("hello")
+        with smtplib.SMTP(host, port) as smtp:
+            smtp.send_message(message)
+        client._portal.call(processed(client.async_client))
+        assert client.inboxes.messages.list(inbox_id=inbox.inbox_id).count == 1
