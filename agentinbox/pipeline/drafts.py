@@ -23,10 +23,13 @@ from ..models import Draft, SendMessageResponse
 from ..store import blobs, drafts, idempotency, inboxes, messages
 from ..store.scopes import Scope
 from .context import Context
+from .inbound import store_attachments
 from .outbound import (
     Mode,
     Outgoing,
     check_idempotency_key,
+    reply_recipients,
+    reply_references,
     send_in_transaction,
     stored_attachments,
     validate_attachments,
@@ -47,22 +50,10 @@ def _send_at(value: datetime | None) -> int | None:
 
 
 def _store_attachments(conn: Connection, attachments: list[OutgoingAttachment]) -> list[dict[str, Any]]:
-    records = []
-    for attachment in attachments:
-        key = blobs.put_blob(conn, attachment.content)
-        records.append(
-            {
-                # Random, never renumbered: an id handed out keeps naming the same file.
-                "attachment_id": f"att_{uuid.uuid4().hex[:20]}",
-                "filename": attachment.filename,
-                "content_type": attachment.content_type,
-                "content_disposition": attachment.content_disposition,
-                "content_id": attachment.content_id,
-                "size": len(attachment.content),
-                "sha256": key,
-            }
-        )
-    return records
+    # Random ids, never renumbered: an id handed out keeps naming the same file as others come and go.
+    return store_attachments(
+        conn, attachments, attachment_id=lambda _index, _key: f"att_{uuid.uuid4().hex[:20]}"
+    )
 
 
 async def create_draft(ctx: Context, *, inbox_id: str, fields: dict[str, Any]) -> Draft:
@@ -105,16 +96,9 @@ async def create_draft(ctx: Context, *, inbox_id: str, fields: dict[str, Any]) -
         if in_reply_to:
             original = messages.message_row(conn, scope, in_reply_to)
             if not to and not cc and not outgoing.bcc:
-                to, cc = compose.reply_recipients(
-                    inbox_address=inbox.email,
-                    original_from=original.from_,
-                    original_reply_to=original.reply_to or [],
-                    original_to=original.to,
-                    original_cc=original.cc or [],
-                    reply_all=reply_all,
-                )
+                to, cc = reply_recipients(inbox.email, original, reply_all=reply_all)
             subject = compose.reply_subject(original.subject)
-            references = [*(original.references or []), original.rfc_message_id or original.message_id]
+            references = reply_references(original)
         if forward_of:
             original = messages.message_row(conn, scope, forward_of)
             if subject is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +18,9 @@ from sqlalchemy import Connection
 from .._clock import from_datetime
 from ..errors import MessageRejectedError, NotFoundError, ValidationError
 from ..mail.addresses import address_key
+from ..mail.compose import OutgoingAttachment
 from ..mail.extract import extract_reply, make_preview
-from ..mail.parse import ParsedMessage, parse_message
+from ..mail.parse import ParsedAttachment, ParsedMessage, parse_message
 from ..mail.threading import normalize_subject, thread_keys
 from ..models import Message
 from ..store import blobs, events, inboxes, messages, threads
@@ -86,14 +87,23 @@ def message_timestamp(parsed: ParsedMessage, now: int) -> int:
     return now
 
 
-def store_attachments(conn: Connection, parsed: ParsedMessage) -> list[dict[str, Any]]:
-    """Store each attachment's bytes as a blob and return the records a message row keeps."""
+def store_attachments(
+    conn: Connection,
+    attachments: Sequence[ParsedAttachment | OutgoingAttachment],
+    *,
+    attachment_id: Callable[[int, str], str] = lambda index, key: f"att_{index}_{key[:16]}",
+) -> list[dict[str, Any]]:
+    """Store each attachment's bytes as a blob and return the records a message or draft row keeps.
+
+    ``attachment_id`` names each from its position and content key; messages use both, so reprocessing
+    the same mail gives the same ids.
+    """
     records = []
-    for index, attachment in enumerate(parsed.attachments):
+    for index, attachment in enumerate(attachments):
         key = blobs.put_blob(conn, attachment.content)
         records.append(
             {
-                "attachment_id": f"att_{index}_{key[:16]}",
+                "attachment_id": attachment_id(index, key),
                 "filename": attachment.filename,
                 "content_type": attachment.content_type,
                 "content_disposition": attachment.content_disposition,
@@ -165,7 +175,7 @@ def store_received(
             in_reply_to=parsed.in_reply_to,
             references=parsed.references,
             headers=parsed.headers,
-            attachments=store_attachments(conn, parsed),
+            attachments=store_attachments(conn, parsed.attachments),
             size=len(prepared.raw),
             raw_sha256=blobs.put_blob(conn, prepared.raw, prepared.sha256),
             timestamp=when,

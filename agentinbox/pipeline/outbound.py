@@ -32,6 +32,8 @@ __all__ = [
     "Mode",
     "Outgoing",
     "check_idempotency_key",
+    "reply_recipients",
+    "reply_references",
     "send",
     "send_in_transaction",
     "stored_attachments",
@@ -172,6 +174,23 @@ def _as_list(value: str | Sequence[str] | None, name: str) -> str | list[str] | 
     return list(value)
 
 
+def reply_recipients(inbox_address: str, original: Any, *, reply_all: bool) -> tuple[list[str], list[str]]:
+    """``(to, cc)`` of a reply to a stored message: its Reply-To or sender, and with ``reply_all`` the rest."""
+    return compose.reply_recipients(
+        inbox_address=inbox_address,
+        original_from=original.from_,
+        original_reply_to=original.reply_to or [],
+        original_to=original.to,
+        original_cc=original.cc or [],
+        reply_all=reply_all,
+    )
+
+
+def reply_references(original: Any) -> list[str]:
+    """The References of a reply to a stored message: its References, then its own Message-ID."""
+    return [*(original.references or []), original.rfc_message_id or original.message_id]
+
+
 def _sender(inbox: Any) -> str:
     return str(Address(name=inbox.display_name or "", address=inbox.email))
 
@@ -203,17 +222,10 @@ def send_in_transaction(
         original_html = body.html if body else None
         if mode == "reply":
             if not recipients_given:
-                outgoing.to, outgoing.cc = compose.reply_recipients(
-                    inbox_address=inbox.email,
-                    original_from=original.from_,
-                    original_reply_to=original.reply_to or [],
-                    original_to=original.to,
-                    original_cc=original.cc or [],
-                    reply_all=reply_all,
-                )
+                outgoing.to, outgoing.cc = reply_recipients(inbox.email, original, reply_all=reply_all)
             subject = compose.reply_subject(original.subject)
-            in_reply_to = original.rfc_message_id or original.message_id
-            references = [*(original.references or []), in_reply_to]
+            references = reply_references(original)
+            in_reply_to = references[-1]
             attribution = compose.attribution_line(date=to_datetime(original.timestamp), from_=original.from_)
             text, html = compose.reply_body(
                 text=text,
@@ -298,7 +310,7 @@ def send_in_transaction(
         in_reply_to=in_reply_to,
         references=references,
         headers=parsed.headers,
-        attachments=store_attachments(conn, parsed),
+        attachments=store_attachments(conn, parsed.attachments),
         size=len(raw),
         raw_sha256=blobs.put_blob(conn, raw, prepared.sha256),
         timestamp=now,
