@@ -32,6 +32,7 @@ __all__ = [
     "Mode",
     "Outgoing",
     "check_idempotency_key",
+    "record_sent",
     "reply_recipients",
     "reply_references",
     "send",
@@ -267,17 +268,60 @@ def send_in_transaction(
         in_reply_to=in_reply_to,
         references=references or None,
     )
+    return record_sent(
+        conn,
+        ctx,
+        inbox,
+        raw,
+        rfc_message_id=rfc_message_id,
+        recipients=outgoing.recipients,
+        to=outgoing.to,
+        cc=outgoing.cc,
+        bcc=outgoing.bcc,
+        reply_to=outgoing.reply_to,
+        labels=outgoing.labels,
+        in_reply_to=in_reply_to,
+        references=references,
+        extracted=(outgoing.text, outgoing.html),
+    )
+
+
+def record_sent(
+    conn: Connection,
+    ctx: Context,
+    inbox: Any,
+    raw: bytes,
+    *,
+    rfc_message_id: str,
+    recipients: Sequence[str],
+    to: Sequence[str],
+    cc: Sequence[str] = (),
+    bcc: Sequence[str] = (),
+    reply_to: Sequence[str] = (),
+    labels: Sequence[str] = (),
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    extracted: tuple[str | None, str | None] | None = None,
+) -> SendMessageResponse:
+    """Store composed mail as ``sent`` in its inbox and hand it to its envelope ``recipients``.
+
+    Local recipients get their copy now, in this transaction; each remote one gets a ``pending`` delivery
+    row for the delivery workers. The ``message.sent`` event (and ``message.delivered`` for local
+    recipients) is written here too.
+    """
+    now = ctx.clock.now()
     limit = ctx.settings.max_message_size
     if len(raw) > limit:
         raise MessageRejectedError(
             f"the composed message is {len(raw)} bytes, over the limit of {limit} bytes "
             "(settings.max_message_size); send smaller attachments"
         )
-    prepared = prepare(raw, extracted=(outgoing.text, outgoing.html))
+    prepared = prepare(raw, extracted=extracted)
     parsed = prepared.parsed
+    references = list(references)
     keys = thread_keys(rfc_message_id, in_reply_to, references)
     thread_id = None
-    if in_reply_to is not None:
+    if in_reply_to is not None or references:
         thread_id = threads.find_thread(
             conn,
             inbox_id=inbox.inbox_id,
@@ -287,11 +331,12 @@ def send_in_transaction(
             subject_fallback=False,
             since=0,
         )
-    local = inboxes.inbox_pods(conn, [address_key(r) for r in outgoing.recipients])
-    remote = list(dict.fromkeys(address_key(r) for r in outgoing.recipients if address_key(r) not in local))
-    labels = ["sent", *outgoing.labels]
+    envelope = list(dict.fromkeys(address_key(r) for r in recipients))
+    local = inboxes.inbox_pods(conn, envelope)
+    remote = [r for r in envelope if r not in local]
+    all_labels = ["sent", *labels]
     if not remote:
-        labels.append("delivered")
+        all_labels.append("delivered")
     subject_key = normalize_subject(parsed.subject)
     new = NewMessage(
         inbox_id=inbox.inbox_id,
@@ -299,12 +344,12 @@ def send_in_transaction(
         message_id=rfc_message_id,
         rfc_message_id=rfc_message_id,
         direction="sent",
-        labels=list(dict.fromkeys(labels)),
+        labels=list(dict.fromkeys(all_labels)),
         from_=parsed.from_ or inbox.email,
-        to=outgoing.to,
-        cc=outgoing.cc,
-        bcc=outgoing.bcc,
-        reply_to=outgoing.reply_to,
+        to=list(to),
+        cc=list(cc),
+        bcc=list(bcc),
+        reply_to=list(reply_to),
         subject=parsed.subject,
         preview=prepared.preview,
         in_reply_to=in_reply_to,
@@ -343,7 +388,7 @@ def send_in_transaction(
         now=now,
         pod_id=inbox.pod_id,
         **ids,
-        payload={"recipients": [address_key(r) for r in outgoing.recipients]},
+        payload={"recipients": envelope},
     )
     # The sending inbox already holds the message; other local inboxes get their own received copy.
     others = {inbox_id: pod for inbox_id, pod in local.items() if inbox_id != inbox.inbox_id}

@@ -23,8 +23,11 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "api_keys",
     "blobs",
     "deliveries",
+    "domain_keys",
+    "domains",
     "drafts",
     "events",
     "idempotency_keys",
@@ -276,4 +279,53 @@ inbound_queue = Table(
     Column("next_attempt_at", Time, nullable=False),
     Column("last_error", Text),
     Index("ix_inbound_queue_due", "next_attempt_at", "id"),
+)
+
+
+# Custom domains (full management is the domains resource); ``records`` caches the DNS records last checked.
+domains = Table(
+    "domains",
+    metadata,
+    Column("domain_id", String(253), primary_key=True),
+    Column("pod_id", String(64)),
+    Column("client_id", String(256), unique=True),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(64)),
+    Column("feedback_enabled", Boolean, nullable=False),
+    Column("inbound_enabled", Boolean, nullable=False),
+    Column("subdomains_enabled", Boolean, nullable=False),
+    Column("tracking_enabled", Boolean, nullable=False),
+    Column("records", JSON),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Index("ix_domains_created", "created_at", "domain_id"),
+)
+
+# DKIM keys of a domain (PEM); the active one signs, retired ones stay published until removed.
+domain_keys = Table(
+    "domain_keys",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("domain_id", String(253), ForeignKey("domains.domain_id", ondelete="CASCADE"), nullable=False),
+    Column("selector", String(63), nullable=False),
+    Column("private_key", Text, nullable=False),
+    Column("public_key", Text, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("domain_id", "selector", name="uq_domain_keys_domain_selector"),
+)
+
+# API keys, stored as a lookup prefix and a hash of the secret; scoped to the organization, a pod or an inbox.
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("api_key_id", String(64), primary_key=True),
+    Column("name", Text),
+    Column("prefix", String(32), nullable=False, unique=True),
+    Column("secret_hash", String(128), nullable=False),
+    Column("pod_id", String(64)),
+    Column("inbox_id", String(320)),
+    Column("created_at", Time, nullable=False),
+    Column("used_at", Time),
+    Index("ix_api_keys_created", "created_at", "api_key_id"),
 )
