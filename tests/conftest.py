@@ -8,8 +8,11 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import dnsserver
 import pytest
+from dnsserver import LoopbackDNS
 from sqlalchemy.engine import make_url
+from tlscert import write_self_signed
 
 from agentinbox import AsyncAgentInbox
 from agentinbox._clock import ManualClock
@@ -78,3 +81,17 @@ async def client(database_url: str, clock: ManualClock) -> AsyncIterator[AsyncAg
         database_url=database_url, default_domain="agents.test", clock=clock
     ) as engine:
         yield engine
+
+
+@pytest.fixture
+def dns_server() -> Iterator[LoopbackDNS]:
+    """A DNS server on loopback whose ``zone`` the test fills; pass ``dns_server.address`` as ``dns_resolver``."""
+    yield from dnsserver.serve()
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate and key for 127.0.0.1 and localhost: ``(cert_file, key_file)``."""
+    folder = tmp_path / "tls"
+    folder.mkdir()
+    return write_self_signed(folder)
