@@ -23,6 +23,7 @@ from .pipeline import inbound
 from .pipeline.context import Context
 from .pipeline.receiving import Receiving
 from .resources._base import Resource
+from .resources.api_keys import ApiKeys
 from .resources.drafts import Drafts
 from .resources.inboxes import Inboxes
 from .resources.pods import Pods
@@ -74,6 +75,7 @@ class AsyncAgentInbox:
         self.threads = Threads(self)
         self.drafts = Drafts(self)
         self.pods = Pods(self)
+        self.api_keys = ApiKeys(self)
 
     async def _context(self) -> Context:
         if self._opened is not None:
@@ -210,6 +212,7 @@ class AgentInbox:
         self.threads: Any = SyncNamespace(self._async.threads, self._portal)
         self.drafts: Any = SyncNamespace(self._async.drafts, self._portal)
         self.pods: Any = SyncNamespace(self._async.pods, self._portal)
+        self.api_keys: Any = SyncNamespace(self._async.api_keys, self._portal)
         self._closed = False
 
     @property

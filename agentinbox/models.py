@@ -8,13 +8,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ApiKeyPermissions",
     "Attachment",
     "AttachmentResponse",
     "BatchGetMessagesResponse",
     "BatchUpdateMessagesResponse",
+    "BearerApiKey",
+    "CreateApiKeyResponse",
     "Draft",
     "DraftItem",
     "Inbox",
+    "ListApiKeysResponse",
     "ListDraftsResponse",
     "ListInboxesResponse",
     "ListMessagesResponse",
@@ -239,3 +243,99 @@ class BatchGetMessagesResponse(_Page):
 
 class BatchUpdateMessagesResponse(_Page):
     updates: list[UpdateMessageResponse]
+
+
+class ApiKeyPermissions(Model):
+    """What an API key may do; a key without permissions may do everything, otherwise only what is true.
+
+    Unknown names are refused, so a misspelt permission is an error rather than a silent grant or denial.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    inbox_read: bool | None = None
+    inbox_create: bool | None = None
+    inbox_update: bool | None = None
+    inbox_delete: bool | None = None
+    message_read: bool | None = None
+    message_reply: bool | None = None
+    message_send: bool | None = None
+    message_update: bool | None = None
+    message_delete: bool | None = None
+    agent_armor_release: bool | None = None
+    label_spam_read: bool | None = None
+    label_blocked_read: bool | None = None
+    label_unauthenticated_read: bool | None = None
+    label_trash_read: bool | None = None
+    draft_read: bool | None = None
+    draft_create: bool | None = None
+    draft_update: bool | None = None
+    draft_delete: bool | None = None
+    draft_send: bool | None = None
+    webhook_read: bool | None = None
+    webhook_create: bool | None = None
+    webhook_update: bool | None = None
+    webhook_delete: bool | None = None
+    domain_read: bool | None = None
+    domain_create: bool | None = None
+    domain_update: bool | None = None
+    domain_delete: bool | None = None
+    list_entry_read: bool | None = None
+    list_entry_create: bool | None = None
+    list_entry_delete: bool | None = None
+    metrics_read: bool | None = None
+    api_key_read: bool | None = None
+    api_key_create: bool | None = None
+    api_key_update: bool | None = None
+    api_key_delete: bool | None = None
+    app_connect: bool | None = None
+    app_share_owner: bool | None = None
+    account_update: bool | None = None
+    pod_read: bool | None = None
+    pod_create: bool | None = None
+    pod_update: bool | None = None
+    pod_delete: bool | None = None
+    calendar_read: bool | None = None
+    calendar_update: bool | None = None
+    calendar_event_read: bool | None = None
+    calendar_event_create: bool | None = None
+    calendar_event_update: bool | None = None
+    calendar_event_delete: bool | None = None
+    file_read: bool | None = None
+    file_create: bool | None = None
+    file_update: bool | None = None
+    file_delete: bool | None = None
+
+
+class BearerApiKey(Model):
+    """An API key as listed: never its secret, which is shown once, by ``create``."""
+
+    type: Literal["bearer"] = "bearer"
+    api_key_id: str
+    prefix: str
+    name: str
+    pod_id: str | None = None
+    inbox_id: str | None = None
+    used_at: datetime | None = None
+    permissions: ApiKeyPermissions | None = None
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime | None = None
+
+
+class CreateApiKeyResponse(Model):
+    """A new API key with its secret ``api_key``, the only time the secret is shown."""
+
+    api_key_id: str
+    api_key: str
+    prefix: str
+    name: str
+    pod_id: str | None = None
+    inbox_id: str | None = None
+    permissions: ApiKeyPermissions | None = None
+    created_at: datetime
+    expires_at: datetime | None = None
+
+
+class ListApiKeysResponse(_Page):
+    api_keys: list[BearerApiKey]

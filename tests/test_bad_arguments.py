@@ -32,6 +32,7 @@ async def _valid_arguments(client: AsyncAgentInbox, clock: ManualClock) -> dict[
     received = await client.inboxes.messages.get(inbox_id=b.inbox_id, message_id=sent.message_id)
     draft = await client.inboxes.drafts.create(inbox_id=b.inbox_id, to=["x@example.com"], subject="d")
     pod = await client.pods.create(name="p")
+    key = await client.inboxes.api_keys.create(inbox_id=b.inbox_id, name="k")
     assert received.attachments
     return {
         "inbox_id": b.inbox_id,
@@ -39,6 +40,7 @@ async def _valid_arguments(client: AsyncAgentInbox, clock: ManualClock) -> dict[
         "thread_id": received.thread_id,
         "draft_id": draft.draft_id,
         "pod_id": pod.pod_id,
+        "api_key_id": key.api_key_id,
         "attachment_id": received.attachments[0].attachment_id,
         "message_ids": [sent.message_id],
         "q": "subject",
@@ -59,6 +61,9 @@ def _methods(client: AsyncAgentInbox) -> list[tuple[str, Any]]:
         "pods.inboxes": client.pods.inboxes,
         "pods.threads": client.pods.threads,
         "pods.drafts": client.pods.drafts,
+        "api_keys": client.api_keys,
+        "inboxes.api_keys": client.inboxes.api_keys,
+        "pods.api_keys": client.pods.api_keys,
     }
     found = []
     for prefix, space in spaces.items():

@@ -9,10 +9,13 @@ EXPECTED = [
     "OMIT",
     "AgentInbox",
     "AgentInboxError",
+    "ApiKeyPermissions",
     "AsyncAgentInbox",
     "Attachment",
     "AttachmentResponse",
+    "BearerApiKey",
     "ConflictError",
+    "CreateApiKeyResponse",
     "Draft",
     "DraftItem",
     "Inbox",
@@ -86,5 +89,9 @@ def test_models_use_agentmail_field_names() -> None:
         (agentinbox.Draft, {"draft_id", "send_status", "send_at", "in_reply_to", "forward_of", "client_id"}),
         (agentinbox.SendMessageResponse, {"message_id", "thread_id"}),
         (agentinbox.Pod, {"pod_id", "name", "client_id"}),
+        (agentinbox.BearerApiKey, {"type", "api_key_id", "prefix", "name", "pod_id", "inbox_id", "used_at",
+                                   "permissions", "created_at", "updated_at", "expires_at"}),
+        (agentinbox.CreateApiKeyResponse, {"api_key_id", "api_key", "prefix", "name", "pod_id", "inbox_id",
+                                           "permissions", "created_at", "expires_at"}),
     ):  # fmt: skip
         assert fields <= set(model.model_fields), model

@@ -13,6 +13,7 @@ from ..store import inboxes, pods
 from ..store.blobs import release_blobs
 from ..store.pagination import clamp_limit
 from ._base import Resource, check_bool, check_client_id, check_id
+from .api_keys import InboxApiKeys
 from .drafts import InboxDrafts
 from .messages import Messages
 from .threads import InboxThreads
@@ -121,6 +122,7 @@ class Inboxes(_InboxOperations):
         self.messages = Messages(client)
         self.threads = InboxThreads(client)
         self.drafts = InboxDrafts(client)
+        self.api_keys = InboxApiKeys(client)
 
     async def create(
         self,

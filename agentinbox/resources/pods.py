@@ -9,6 +9,7 @@ from ..models import ListPodsResponse, Pod
 from ..store import pods
 from ..store.pagination import clamp_limit
 from ._base import Resource, check_bool, check_client_id, check_id, no_control_characters
+from .api_keys import PodApiKeys
 from .drafts import PodDrafts
 from .inboxes import PodInboxes
 from .threads import PodThreads
@@ -27,6 +28,7 @@ class Pods(Resource):
         self.inboxes = PodInboxes(client)
         self.threads = PodThreads(client)
         self.drafts = PodDrafts(client)
+        self.api_keys = PodApiKeys(client)
 
     async def create(self, *, name: str | None = None, client_id: str | None = None) -> Pod:
         """Create a pod; the same ``client_id`` again returns the pod it created the first time."""

@@ -325,7 +325,11 @@ api_keys = Table(
     Column("secret_hash", String(128), nullable=False),
     Column("pod_id", String(64)),
     Column("inbox_id", String(320)),
+    #: Granted permissions (ApiKeyPermissions' true/false fields); NULL grants everything.
+    Column("permissions", JSON),
     Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Column("expires_at", Time),
     Column("used_at", Time),
     Index("ix_api_keys_created", "created_at", "api_key_id"),
 )
