@@ -22,6 +22,14 @@ class Settings(BaseSettings):
     dns_resolver: str = ""
     tls_cert_file: str = ""
     tls_key_file: str = ""
+    #: Connections the SMTP receiver serves at once; one more is answered ``421 4.7.0`` and closed.
+    smtp_max_connections: int = Field(default=100, gt=0)
+    #: Recipients per message the SMTP receiver takes; more get ``452 4.5.3`` (RFC 5321 asks for 100+).
+    smtp_max_recipients: int = Field(default=100, gt=0)
+    #: Seconds an SMTP session may wait between commands or between chunks of DATA (RFC 5321: 5 minutes).
+    smtp_idle_timeout: float = Field(default=300, gt=0)
+    #: Seconds a whole SMTP DATA transfer may take before the session is closed (RFC 5321: 10 minutes).
+    smtp_data_timeout: float = Field(default=600, gt=0)
     #: Largest raw message accepted or sent, in bytes (AgentMail limits a send request to about 6 MB).
     max_message_size: int = Field(default=25 * 1024 * 1024, gt=0)
     api_key: str = ""

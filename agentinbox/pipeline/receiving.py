@@ -1,21 +1,30 @@
 """Receiving over SMTP: the recipient policy and the durable accept the receiver calls, and the worker.
 
 Accepting a message commits its bytes and envelope to the inbound queue (nothing more), so the 250 goes out
-quickly; the inbound worker then processes the queue.
+quickly; the inbound worker then processes the queue. Accepts that arrive while one commits are grouped
+into the next transaction (one commit for many sessions' messages, on PostgreSQL as on SQLite), and each
+is answered only once the transaction holding it has committed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 from collections.abc import Sequence
 
 from ..errors import ValidationError
 from ..mail.addresses import address_key
-from ..smtp.receiver import SMTPReceiver, parse_listen
+from ..smtp.receiver import ReceiverLimits, SMTPReceiver, parse_listen
+from ..smtp.tls import server_context
 from ..store import inbound_queue, inboxes
 from .context import Context
 from .inbound_worker import InboundWorker
 
 __all__ = ["Receiving"]
+
+_MAX_GROUP = 64  # messages per accept transaction: bounds its size and the wait of the first in it
+
+_Pending = tuple[inbound_queue.Accepted, "asyncio.Future[None]"]
 
 
 class Receiving:
@@ -25,6 +34,8 @@ class Receiving:
         self._ctx = ctx
         self.worker = InboundWorker(ctx)
         self._receiver: SMTPReceiver | None = None
+        self._pending: list[_Pending] = []
+        self._committing: asyncio.Task[None] | None = None
         #: The (host, port) the SMTP receiver listens on, once started.
         self.smtp_address: tuple[str, int] | None = None
 
@@ -40,28 +51,70 @@ class Receiving:
         return f"550 5.7.1 <{key}>: relaying denied, {domain} is not a domain of this server"
 
     async def accept(self, raw: bytes, mail_from: str | None, rcpt_to: Sequence[str]) -> None:
-        """Commit an accepted message to the inbound queue and wake the worker."""
+        """Commit an accepted message to the inbound queue, then wake the worker; raises if that failed."""
         recipients = [address_key(a) for a in rcpt_to]
-        now = self._ctx.clock.now()
-        await self._ctx.db.write(inbound_queue.enqueue, raw, mail_from=mail_from, rcpt_to=recipients, now=now)
-        self.worker.wake()
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((inbound_queue.Accepted(raw, mail_from, recipients), done))
+        if self._committing is None:
+            self._committing = asyncio.create_task(self._commit_pending(), name="agentinbox-accept")
+        await done
+
+    async def _commit_pending(self) -> None:
+        """Commit what is pending, a group per transaction, until nothing is; then answer each waiter."""
+        try:
+            while self._pending:
+                group, self._pending = self._pending[:_MAX_GROUP], self._pending[_MAX_GROUP:]
+                try:
+                    await self._ctx.db.write(
+                        inbound_queue.enqueue_many, [item for item, _ in group], now=self._ctx.clock.now()
+                    )
+                except Exception as exc:
+                    for _, done in group:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for _, done in group:
+                    if not done.done():
+                        done.set_result(None)
+                self.worker.wake()
+        finally:
+            self._committing = None
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """STARTTLS's context when ``tls_cert_file`` is set; a ValidationError if it cannot be loaded."""
+        settings = self._ctx.settings
+        if not settings.tls_cert_file:
+            return None
+        try:
+            return server_context(settings.tls_cert_file, settings.tls_key_file)
+        except ValueError as exc:
+            raise ValidationError(str(exc), path=["tls_cert_file"]) from exc
 
     async def start(self) -> None:
         """Start the worker (it first processes what an earlier run left queued) and the receiver."""
         self.worker.start()
-        listen = self._ctx.settings.smtp_listen
+        settings = self._ctx.settings
+        listen = settings.smtp_listen
         if listen and self._receiver is None:
             try:
                 host, port = parse_listen(listen)
             except ValueError as exc:
                 raise ValidationError(f"smtp_listen: {exc}", path=["smtp_listen"]) from exc
-            self._receiver = SMTPReceiver(
+            receiver = SMTPReceiver(
                 self.check_recipient,
                 self.accept,
-                hostname=self._ctx.settings.default_domain,
-                data_size_limit=self._ctx.settings.max_message_size,
+                hostname=settings.default_domain,
+                data_size_limit=settings.max_message_size,
+                limits=ReceiverLimits(
+                    max_connections=settings.smtp_max_connections,
+                    max_recipients=settings.smtp_max_recipients,
+                    idle_timeout=settings.smtp_idle_timeout,
+                    data_timeout=settings.smtp_data_timeout,
+                ),
+                tls_context=self._tls_context(),
             )
-            self.smtp_address = await self._receiver.start(host, port)
+            self.smtp_address = await receiver.start(host, port)
+            self._receiver = receiver
 
     async def stop(self) -> None:
         """Stop listening, then stop the worker; whatever is still queued waits for the next start."""
@@ -69,4 +122,6 @@ class Receiving:
             await self._receiver.stop()
             self._receiver = None
             self.smtp_address = None
+        if self._committing is not None:  # accepts already read: let them commit (their clients wait)
+            await asyncio.shield(self._committing)
         await self.worker.stop()

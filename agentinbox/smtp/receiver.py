@@ -1,7 +1,7 @@
 """The SMTP receiver: accepts mail for our inboxes and makes it durable before answering 250.
 
-It runs aiosmtpd's protocol on the engine's own event loop and knows nothing of storage: the pipeline hands
-it two functions. ``check_recipient`` decides each RCPT (an unknown local address gets 550 5.1.1, another
+It runs ``protocol.SMTPProtocol`` (aiosmtpd with chunked DATA and limits; STARTTLS when given a TLS context)
+on the engine's own event loop and knows nothing of storage: the pipeline hands it two functions. ``check_recipient`` decides each RCPT (an unknown local address gets 550 5.1.1, another
 domain a relay refusal: this is never an open relay). ``accept`` makes a message durable at the end of
 DATA; only when it returns does the client get 250, and if it fails the client gets 451 and tries again.
 """
@@ -9,15 +9,16 @@ DATA; only when it returns does the client get 250, and if it fails the client g
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-__all__ = ["InboxHandler", "SMTPReceiver", "parse_listen"]
+from .protocol import SMTPListener
+
+__all__ = ["InboxHandler", "ReceiverLimits", "SMTPReceiver", "parse_listen"]
 
 logger = logging.getLogger("agentinbox.smtp")
 
@@ -25,7 +26,6 @@ MAX_RECIPIENTS = 100
 # Per-session command budgets (aiosmtpd counts calls per command; "*" is every other command). Generous
 # for mail commands, so one connection can carry thousands of messages, tight for the rest.
 COMMAND_LIMITS = {"*": 30, "MAIL": 100_000, "RCPT": 1_000_000, "DATA": 100_000, "RSET": 100_000, "NOOP": 100}
-IDLE_TIMEOUT = 60
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -83,54 +83,51 @@ class InboxHandler:
         return "250 2.0.0 Message accepted"
 
 
+@dataclass(frozen=True, kw_only=True)
+class ReceiverLimits:
+    """What one client may take of the receiver (the settings ``smtp_*`` fill it)."""
+
+    #: Open connections at once; one more is answered 421 4.7.0 and closed.
+    max_connections: int = 100
+    #: Recipients per message; more get 452 4.5.3 (RFC 5321 §4.5.3.1.10 asks for at least 100).
+    max_recipients: int = MAX_RECIPIENTS
+    #: Seconds a session may wait between commands, and between chunks of DATA (RFC 5321 §4.5.3.2).
+    idle_timeout: float = 300
+    #: Seconds a whole DATA transfer may take.
+    data_timeout: float = 600
+
+
 class SMTPReceiver:
-    """A listening SMTP server on the running loop, with its open sessions, so it can shut down promptly."""
+    """A listening SMTP server on the running loop that accepts mail for our inboxes."""
 
     def __init__(
-        self, check_recipient: CheckRecipient, accept: Accept, *, hostname: str, data_size_limit: int
+        self,
+        check_recipient: CheckRecipient,
+        accept: Accept,
+        *,
+        hostname: str,
+        data_size_limit: int,
+        limits: ReceiverLimits | None = None,
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
-        self._handler = InboxHandler(check_recipient, accept)
-        self._hostname = hostname
-        self._data_size_limit = data_size_limit
-        self._server: asyncio.Server | None = None
-        self._sessions: set[SMTP] = set()
-
-    def _protocol(self) -> SMTP:
-        protocol = SMTP(
-            self._handler,
-            hostname=self._hostname,  # never socket.getfqdn(), which can block the loop
+        limits = limits or ReceiverLimits()
+        self._listener = SMTPListener(
+            InboxHandler(check_recipient, accept, max_recipients=limits.max_recipients),
+            max_connections=limits.max_connections,
+            hostname=hostname,  # never socket.getfqdn(), which can block the loop
             enable_SMTPUTF8=True,
             decode_data=False,
-            data_size_limit=self._data_size_limit,
-            timeout=IDLE_TIMEOUT,
+            data_size_limit=data_size_limit,
+            timeout=limits.idle_timeout,
+            data_timeout=limits.data_timeout,
             command_call_limit=COMMAND_LIMITS,
+            tls_context=tls_context,
         )
-        self._sessions.add(protocol)
-        original = protocol.connection_lost
-
-        @functools.wraps(original)
-        def connection_lost(error: Exception | None) -> Any:
-            self._sessions.discard(protocol)
-            return original(error)
-
-        protocol.connection_lost = connection_lost  # type: ignore[method-assign]
-        return protocol
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listen on ``host:port`` (port 0 picks a free one) and return the address actually bound."""
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, host, port)
-        bound = self._server.sockets[0].getsockname()
-        return bound[0], bound[1]
+        return await self._listener.start(host, port)
 
     async def stop(self) -> None:
         """Stop listening and close open sessions (their unacknowledged messages are the clients' to resend)."""
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.close()
-        for session in list(self._sessions):
-            if session.transport is not None:
-                session.transport.close()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(server.wait_closed(), timeout=5)
+        await self._listener.stop()

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, insert, select, update
 
 from .blobs import get_blob, put_blob, release_blobs
 from .tables import inbound_queue
 
-__all__ = ["due", "enqueue", "entry", "finish", "postpone"]
+__all__ = ["Accepted", "due", "enqueue", "enqueue_many", "entry", "finish", "postpone"]
+
+
+class Accepted(NamedTuple):
+    """A message accepted over SMTP: its raw bytes and envelope."""
+
+    raw: bytes
+    mail_from: str | None
+    rcpt_to: Sequence[str]
 
 
 def enqueue(conn: Connection, raw: bytes, *, mail_from: str | None, rcpt_to: Sequence[str], now: int) -> int:
@@ -27,6 +35,14 @@ def enqueue(conn: Connection, raw: bytes, *, mail_from: str | None, rcpt_to: Seq
         )
     )
     return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+
+def enqueue_many(conn: Connection, messages: Sequence[Accepted], *, now: int) -> list[int]:
+    """Make several accepted messages durable in one transaction (a group commit); returns their row ids."""
+    return [
+        enqueue(conn, message.raw, mail_from=message.mail_from, rcpt_to=message.rcpt_to, now=now)
+        for message in messages
+    ]
 
 
 def due(conn: Connection, *, now: int, limit: int) -> list[int]:
