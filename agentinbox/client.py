@@ -21,9 +21,12 @@ from .errors import ValidationError
 from .models import Message
 from .pipeline import inbound
 from .pipeline.context import Context
+from .pipeline.delivery_worker import DeliveryWorker
 from .pipeline.receiving import Receiving
+from .pipeline.submission import Submission
 from .resources._base import Resource
 from .resources.api_keys import ApiKeys
+from .resources.domains import Domains
 from .resources.drafts import Drafts
 from .resources.inboxes import Inboxes
 from .resources.pods import Pods
@@ -71,11 +74,14 @@ class AsyncAgentInbox:
         self._opened: Context | None = None
         self._opening: asyncio.Lock | None = None
         self._receiving: Receiving | None = None
+        self._submission: Submission | None = None
+        self._delivery: DeliveryWorker | None = None
         self.inboxes = Inboxes(self)
         self.threads = Threads(self)
         self.drafts = Drafts(self)
         self.pods = Pods(self)
         self.api_keys = ApiKeys(self)
+        self.domains = Domains(self)
 
     async def _context(self) -> Context:
         if self._opened is not None:
@@ -100,15 +106,24 @@ class AsyncAgentInbox:
         return self
 
     async def start(self) -> None:
-        """Start serving what the settings enable: the SMTP receiver on ``smtp_listen`` and the worker that
-        turns accepted mail into messages (it first finishes whatever an earlier run left queued).
+        """Start serving what the settings enable: the SMTP receiver on ``smtp_listen``, the worker that
+        turns accepted mail into messages (it first finishes whatever an earlier run left queued), and the
+        delivery worker that sends queued outbound mail through ``relay_url`` or straight to MX hosts.
 
         Without ``start()`` the engine still works fully in-process.
         """
         ctx = await self._context()
+        if self._delivery is None:
+            self._delivery = DeliveryWorker(ctx)
+            ctx.wake_delivery = self._delivery.wake
+            self._delivery.start()
         if self._receiving is None:
             self._receiving = Receiving(ctx)
         await self._receiving.start()
+        if self._submission is None and self.settings.submission_listen:
+            submission = Submission(ctx)
+            await submission.start()
+            self._submission = submission
 
     async def serve_forever(self) -> None:
         """``start()``, then run until cancelled."""
@@ -119,6 +134,11 @@ class AsyncAgentInbox:
     def smtp_address(self) -> tuple[str, int] | None:
         """The (host, port) the SMTP receiver listens on after ``start()``, or None."""
         return self._receiving.smtp_address if self._receiving is not None else None
+
+    @property
+    def submission_address(self) -> tuple[str, int] | None:
+        """The (host, port) the SMTP submission server listens on after ``start()``, or None."""
+        return self._submission.address if self._submission is not None else None
 
     async def deliver(
         self, raw: bytes, mail_from: str | None = None, rcpt_to: Sequence[str] | None = None
@@ -132,9 +152,17 @@ class AsyncAgentInbox:
 
     async def close(self) -> None:
         """Stop serving and release the database; the client can be opened again by using it."""
+        submission, self._submission = self._submission, None
+        if submission is not None:
+            await submission.stop()
         receiving, self._receiving = self._receiving, None
         if receiving is not None:
             await receiving.stop()
+        delivery, self._delivery = self._delivery, None
+        if delivery is not None:
+            if self._opened is not None:
+                self._opened.wake_delivery = lambda: None
+            await delivery.stop()
         opened, self._opened = self._opened, None
         if opened is not None:
             await opened.db.close()
@@ -213,6 +241,7 @@ class AgentInbox:
         self.drafts: Any = SyncNamespace(self._async.drafts, self._portal)
         self.pods: Any = SyncNamespace(self._async.pods, self._portal)
         self.api_keys: Any = SyncNamespace(self._async.api_keys, self._portal)
+        self.domains: Any = SyncNamespace(self._async.domains, self._portal)
         self._closed = False
 
     @property
@@ -232,6 +261,11 @@ class AgentInbox:
     def smtp_address(self) -> tuple[str, int] | None:
         """The (host, port) the SMTP receiver listens on after ``start()``, or None."""
         return self._async.smtp_address
+
+    @property
+    def submission_address(self) -> tuple[str, int] | None:
+        """The (host, port) the SMTP submission server listens on after ``start()``, or None."""
+        return self._async.submission_address
 
     def deliver(
         self, raw: bytes, mail_from: str | None = None, rcpt_to: Sequence[str] | None = None

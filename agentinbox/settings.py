@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     http_listen: str = ""
     relay_url: str = ""
     dns_resolver: str = ""
+    #: The host name this engine's mail server is reached at: the MX target and the SPF host published for
+    #: custom domains (``client.domains``); empty = ``default_domain``.
+    hostname: str = ""
     tls_cert_file: str = ""
     tls_key_file: str = ""
     #: Connections the SMTP receiver serves at once; one more is answered ``421 4.7.0`` and closed.
@@ -33,6 +36,16 @@ class Settings(BaseSettings):
     #: Largest raw message accepted or sent, in bytes (AgentMail limits a send request to about 6 MB).
     max_message_size: int = Field(default=25 * 1024 * 1024, gt=0)
     api_key: str = ""
+    #: Port of the recipients' mail servers when delivering direct to MX (25; tests use loopback peers).
+    delivery_port: int = Field(default=25, ge=1, le=65535)
+    #: A remote delivery still failing temporarily after this long is bounced, in seconds (5 days).
+    delivery_max_age: int = Field(default=5 * 24 * 3600, gt=0)
+    #: First retry delay after a temporary failure, in seconds; it doubles per attempt, up to an hour.
+    delivery_retry_delay: int = Field(default=60, gt=0)
+    #: SMTP transactions the delivery workers run at once.
+    delivery_concurrency: int = Field(default=20, gt=0)
+    #: Timeout of each step (connect, command, data) of an outbound SMTP transaction, in seconds.
+    delivery_timeout: float = Field(default=60, gt=0)
     #: How long an ``idempotency_key`` is remembered after its request completed, in seconds.
     idempotency_ttl: int = Field(default=24 * 3600, gt=0)
     #: Subject-only threading joins a thread only if its last message is at most this old, in seconds;

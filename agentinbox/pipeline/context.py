@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from .._clock import Clock
 from ..settings import Settings
@@ -18,3 +19,5 @@ class Context:
     db: Database
     settings: Settings
     clock: Clock
+    #: Called after a transaction queued remote deliveries; the delivery worker, when running, sets it.
+    wake_delivery: Callable[[], None] = field(default=lambda: None)

@@ -258,4 +258,6 @@ async def send_draft(
             idempotency.remember(conn, idempotency_key, request_hash, response.model_dump(), now=now)
         return response
 
-    return await ctx.db.write(run)
+    response = await ctx.db.write(run)
+    ctx.wake_delivery()
+    return response

@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from .._clock import from_datetime
 from ..errors import MessageRejectedError, NotFoundError, ValidationError
+from ..mail import dsn
 from ..mail.addresses import address_key
 from ..mail.compose import OutgoingAttachment
 from ..mail.extract import extract_reply, make_preview
@@ -27,6 +28,7 @@ from ..store import blobs, events, inboxes, messages, threads
 from ..store.messages import NewMessage
 from ..store.scopes import Scope
 from .context import Context
+from .delivery import apply_report
 
 __all__ = ["Prepared", "deliver", "file_message", "prepare", "store_received"]
 
@@ -195,6 +197,10 @@ def store_received(
             message_id=message_id,
         )
         stored.append(messages.new_message_model(new, now=now))
+        if dsn.is_report(_header(parsed.headers, "content-type")):
+            report = dsn.parse_report(prepared.raw)
+            if report is not None:
+                apply_report(conn, inbox_id, report, now=now)
     return stored
 
 

@@ -27,6 +27,7 @@ from ..store.scopes import Scope
 from ..store.tables import deliveries
 from .context import Context
 from .inbound import file_message, prepare, store_attachments, store_received
+from .signing import sign_outgoing
 
 __all__ = [
     "Mode",
@@ -307,9 +308,11 @@ def record_sent(
 
     Local recipients get their copy now, in this transaction; each remote one gets a ``pending`` delivery
     row for the delivery workers. The ``message.sent`` event (and ``message.delivered`` for local
-    recipients) is written here too.
+    recipients) is written here too. When the inbox's domain has a DKIM key, ``raw`` is signed first, so what
+    is stored and delivered is the signed message.
     """
     now = ctx.clock.now()
+    raw = sign_outgoing(conn, inbox.email, raw)
     limit = ctx.settings.max_message_size
     if len(raw) > limit:
         raise MessageRejectedError(
@@ -460,4 +463,6 @@ async def send(
         idempotency.remember(conn, idempotency_key, request_hash, response.model_dump(), now=now)
         return response
 
-    return await ctx.db.write(run)
+    response = await ctx.db.write(run)
+    ctx.wake_delivery()
+    return response

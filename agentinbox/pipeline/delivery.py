@@ -1,0 +1,165 @@
+"""What remote deliveries end in: the outcome of each attempt, and bounce reports that arrive later.
+
+An attempt's outcome per recipient is a 2xx (``delivered``), a 5xx (``bounced``) or anything else
+(``deferred``: retried with a doubling delay until ``delivery_max_age``, then bounced). The sent message
+carries the result as labels — ``delivered`` and ``bounced`` once any recipient reached that state,
+``delayed`` while any is waiting for a retry — and each change is reported by a ``message.delivered`` or
+``message.bounced`` event in the same transaction. A delivery status notification that comes back later
+(the peer accepted, then failed) is matched to the sent message by its Message-ID and bounces it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from ..mail.dsn import DeliveryReport, RecipientStatus
+from ..smtp.delivery import Outcome
+from ..store import deliveries, events, messages
+from ..store.deliveries import Claimed
+from ..store.tables import messages as messages_table
+from .context import Context
+
+__all__ = ["apply_report", "record_outcomes", "retry_delay"]
+
+_MAX_RETRY_SECONDS = 3600
+
+
+def retry_delay(ctx: Context, attempts: int) -> int:
+    """Seconds to wait after the ``attempts``-th temporary failure: doubling from the setting, up to an hour."""
+    return int(min(ctx.settings.delivery_retry_delay * 2 ** min(attempts, 20), _MAX_RETRY_SECONDS))
+
+
+def _enhanced_status(outcome: Outcome) -> str:
+    """``5.1.1`` from a reply like ``550 5.1.1 no such user``, else the class from the code."""
+    first = outcome.message.split(" ", 1)[0]
+    parts = first.split(".")
+    if len(parts) == 3 and all(p.isdigit() for p in parts):
+        return first
+    if outcome.code is None:
+        return "4.4.1"
+    return f"{outcome.code // 100}.0.0"
+
+
+def _message_row(conn: Connection, message_pk: int) -> Any:
+    return conn.execute(select(messages_table).where(messages_table.c.id == message_pk)).one()
+
+
+def _update_labels(conn: Connection, message_pk: int, *, now: int, add: Sequence[str]) -> None:
+    counts = deliveries.statuses(conn, message_pk)
+    waiting = counts.get("deferred", 0) > 0
+    remove = [] if waiting else ["delayed"]
+    wanted = [*add, "delayed"] if waiting else list(add)
+    messages.set_labels(conn, _message_row(conn, message_pk), wanted, remove, now=now)
+
+
+def record_outcomes(
+    conn: Connection, ctx: Context, claimed: Sequence[Claimed], outcomes: Mapping[int, Outcome]
+) -> None:
+    """Record one attempt at some deliveries of one message: states, labels and events."""
+    if not claimed:
+        return
+    now = ctx.clock.now()
+    max_age = ctx.settings.delivery_max_age * 1_000_000
+    delivered: list[tuple[Claimed, Outcome]] = []
+    bounced: list[tuple[Claimed, Outcome]] = []
+    for row in claimed:
+        outcome = outcomes[row.id]
+        if outcome.delivered:
+            delivered.append((row, outcome))
+            deliveries.finish(conn, [row.id], status="delivered", now=now, response=str(outcome))
+        elif outcome.permanent or now - row.created_at >= max_age:
+            if not outcome.permanent:
+                outcome = Outcome(outcome.code, f"{outcome}; gave up after {row.attempts + 1} attempts")
+            bounced.append((row, outcome))
+            deliveries.finish(conn, [row.id], status="bounced", now=now, response=str(outcome))
+        else:
+            retry_at = min(now + retry_delay(ctx, row.attempts) * 1_000_000, row.created_at + max_age)
+            deliveries.record_failure(
+                conn, [row.id], now=now, retry_at=max(retry_at, now), error=str(outcome)
+            )
+    first = claimed[0]
+    add = (["delivered"] if delivered else []) + (["bounced"] if bounced else [])
+    _update_labels(conn, first.message_pk, now=now, add=add)
+    ids = {"inbox_id": first.inbox_id, "thread_id": first.thread_id, "message_id": first.message_id}
+    if delivered:
+        events.append_event(
+            conn,
+            "message.delivered",
+            now=now,
+            pod_id=first.pod_id,
+            **ids,
+            payload={"recipients": [row.recipient for row, _ in delivered]},
+        )
+    if bounced:
+        events.append_event(
+            conn,
+            "message.bounced",
+            now=now,
+            pod_id=first.pod_id,
+            **ids,
+            payload={
+                "type": "Permanent",
+                "sub_type": "General",
+                "recipients": [
+                    {
+                        "address": row.recipient,
+                        "status": _enhanced_status(outcome),
+                        "diagnostic": str(outcome),
+                    }
+                    for row, outcome in bounced
+                ],
+            },
+        )
+
+
+def apply_report(conn: Connection, inbox_id: str, report: DeliveryReport, *, now: int) -> bool:
+    """Match a DSN that arrived in ``inbox_id`` to the message it reports on and bounce its failed
+    recipients; False when it matches no message sent from that inbox."""
+    if not report.original_message_id or not report.failed:
+        return False
+    row = conn.execute(
+        select(messages_table).where(
+            messages_table.c.inbox_id == inbox_id,
+            messages_table.c.message_id == report.original_message_id,
+        )
+    ).first()
+    if row is None or row.direction != "sent":
+        return False
+    failed: dict[str, RecipientStatus] = {r.address: r for r in report.failed}
+    rows = [d for d in deliveries.deliveries_of(conn, row.id) if d.recipient in failed]
+    newly = [d for d in rows if d.status != "bounced"]
+    for delivery in newly:
+        status = failed[delivery.recipient]
+        deliveries.finish(
+            conn,
+            [delivery.id],
+            status="bounced",
+            now=now,
+            response=status.diagnostic or f"delivery status {status.status}",
+        )
+    reported = [failed[d.recipient] for d in newly] if rows else list(failed.values())
+    if not reported:
+        return True  # already bounced: a repeated report changes nothing
+    messages.set_labels(conn, _message_row(conn, row.id), ["bounced"], [], now=now)
+    if rows:
+        _update_labels(conn, row.id, now=now, add=[])
+    events.append_event(
+        conn,
+        "message.bounced",
+        now=now,
+        pod_id=row.pod_id,
+        inbox_id=inbox_id,
+        thread_id=row.thread_id,
+        message_id=row.message_id,
+        payload={
+            "type": "Permanent",
+            "sub_type": "General",
+            "recipients": [
+                {"address": r.address, "status": r.status, "diagnostic": r.diagnostic} for r in reported
+            ],
+        },
+    )
+    return True

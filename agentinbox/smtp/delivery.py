@@ -1,0 +1,213 @@
+"""Outbound SMTP: one transaction with one server, and what it answered for each recipient.
+
+``transmit`` never raises for anything the network or the peer does: a refused connection, a timeout or a
+reply code all become an :class:`Outcome` per recipient, which the delivery worker turns into ``delivered``,
+a retry, or a bounce. Routes come from the relay URL (``smtp://`` with STARTTLS when offered, ``smtps://``
+with implicit TLS) or from the recipient domain's MX hosts (see :mod:`agentinbox.smtp.mx`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aiosmtplib
+
+from .tls import client_context
+
+__all__ = ["Outcome", "Route", "parse_relay_url", "transmit"]
+
+logger = logging.getLogger("agentinbox.delivery")
+
+#: ``implicit``: TLS from the first byte; ``required``: STARTTLS or fail; ``opportunistic``: STARTTLS when
+#: the server offers it; ``none``: never.
+TLSMode = Literal["implicit", "required", "opportunistic", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where and how to hand a message over: a host, a port, TLS and optional credentials."""
+
+    host: str
+    port: int
+    tls: TLSMode = "opportunistic"
+    verify: bool = True
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one recipient: the reply code (None when no reply came) and its text."""
+
+    code: int | None
+    message: str
+
+    @property
+    def delivered(self) -> bool:
+        return self.code is not None and 200 <= self.code < 300
+
+    @property
+    def permanent(self) -> bool:
+        """A 5xx reply: trying again will not help."""
+        return self.code is not None and self.code >= 500
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.message}" if self.code is not None else self.message
+
+
+_SCHEMES = {"smtp": 25, "smtps": 465, "submission": 587}
+
+
+def parse_relay_url(url: str) -> Route:
+    """``smtp://[user:pass@]host[:port][?tls=required|opportunistic|none&verify=false]`` or ``smtps://…``.
+
+    Raises ValueError naming what is wrong.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in _SCHEMES:
+        raise ValueError(f"relay_url must start with smtp://, smtps:// or submission://, got {url!r}")
+    if not parts.hostname:
+        raise ValueError(f"relay_url has no host: {url!r}")
+    try:
+        port = parts.port or _SCHEMES[parts.scheme]
+    except ValueError as exc:
+        raise ValueError(f"relay_url has a bad port: {url!r}") from exc
+    query = {key: values[-1].lower() for key, values in parse_qs(parts.query).items()}
+    unknown = set(query) - {"tls", "verify"}
+    if unknown:
+        raise ValueError(f"relay_url has unknown options {sorted(unknown)}; known: tls, verify")
+    tls: TLSMode
+    if parts.scheme == "smtps":
+        tls = "implicit"
+    else:
+        wanted = query.get("tls", "required" if parts.scheme == "submission" else "opportunistic")
+        if wanted not in ("required", "opportunistic", "none"):
+            raise ValueError(f"relay_url option tls must be required, opportunistic or none, not {wanted!r}")
+        tls = wanted  # type: ignore[assignment]
+    verify = query.get("verify", "true")
+    if verify not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"relay_url option verify must be true or false, not {verify!r}")
+    return Route(
+        host=parts.hostname,
+        port=port,
+        tls=tls,
+        verify=verify in ("true", "1", "yes"),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def _no_reply(recipients: Sequence[str], message: str) -> dict[str, Outcome]:
+    return {recipient: Outcome(None, message) for recipient in recipients}
+
+
+def _reply(response: aiosmtplib.SMTPResponse | aiosmtplib.SMTPResponseException) -> Outcome:
+    return Outcome(response.code, " ".join(response.message.split()))
+
+
+async def transmit(
+    route: Route,
+    *,
+    mail_from: str,
+    recipients: Sequence[str],
+    raw: bytes,
+    local_hostname: str,
+    step_timeout: float,
+    server_name: str | None = None,
+) -> dict[str, Outcome]:
+    """Run one SMTP transaction and return the outcome for every recipient.
+
+    ``step_timeout`` bounds each step (connect, each command, the data). ``server_name`` is the host name
+    the route's address stands for (an MX name when ``host`` is its IP); it names the peer in the outcomes.
+    """
+    peer = server_name or route.host
+    tls_context: ssl.SSLContext | None = None
+    if route.tls != "none":
+        tls_context = client_context(verify=route.verify)
+    smtp = aiosmtplib.SMTP(
+        hostname=route.host,
+        port=route.port,
+        local_hostname=local_hostname,
+        timeout=step_timeout,
+        use_tls=route.tls == "implicit",
+        start_tls=False,
+        tls_context=tls_context,
+        validate_certs=route.verify,
+    )
+    outcomes: dict[str, Outcome] = {}
+    try:
+        try:
+            await smtp.connect()
+        except aiosmtplib.SMTPConnectResponseError as exc:
+            return {r: _reply(exc) for r in recipients}
+        except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
+            return _no_reply(recipients, f"cannot connect to {peer}:{route.port}: {exc}")
+        return await _transaction(smtp, route, peer, mail_from, recipients, raw, outcomes)
+    except aiosmtplib.SMTPResponseException as exc:
+        # A reply that ends the whole transaction (MAIL, DATA, STARTTLS or AUTH refused).
+        outcome = _reply(exc)
+        return {r: outcomes.get(r, outcome) for r in recipients}
+    except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
+        lost = Outcome(None, f"connection to {peer} failed: {type(exc).__name__}: {exc}")
+        return {r: outcomes.get(r, lost) for r in recipients}
+    finally:
+        if smtp.is_connected:
+            try:
+                await asyncio.wait_for(smtp.quit(), timeout=min(step_timeout, 10))
+            except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError):
+                smtp.close()
+
+
+async def _transaction(
+    smtp: aiosmtplib.SMTP,
+    route: Route,
+    peer: str,
+    mail_from: str,
+    recipients: Sequence[str],
+    raw: bytes,
+    outcomes: dict[str, Outcome],
+) -> dict[str, Outcome]:
+    await smtp.ehlo()
+    if route.tls in ("required", "opportunistic"):
+        if smtp.supports_extension("starttls"):
+            await smtp.starttls()
+        elif route.tls == "required":
+            return _no_reply(recipients, f"{peer} does not offer STARTTLS, which the relay settings require")
+    if route.username is not None:
+        await smtp.login(route.username, route.password or "")
+    ascii_addresses = mail_from.isascii() and all(r.isascii() for r in recipients)
+    options = []
+    if smtp.supports_extension("size"):
+        options.append(f"SIZE={len(raw)}")
+    if not raw.isascii() and smtp.supports_extension("8bitmime"):
+        options.append("BODY=8BITMIME")
+    if not ascii_addresses:
+        if not smtp.supports_extension("smtputf8"):
+            refusal = Outcome(
+                553, f"{peer} does not support SMTPUTF8, needed for an internationalized address"
+            )
+            return dict.fromkeys(recipients, refusal)
+        options.append("SMTPUTF8")
+    encoding = "ascii" if ascii_addresses else "utf-8"
+    await smtp.mail(mail_from, options=options, encoding=encoding)
+    accepted = []
+    for recipient in recipients:
+        try:
+            await smtp.rcpt(recipient, encoding=encoding)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            outcomes[recipient] = _reply(exc)
+        else:
+            accepted.append(recipient)
+    if not accepted:
+        await smtp.rset()
+        return outcomes
+    response = await smtp.data(raw)
+    for recipient in accepted:
+        outcomes[recipient] = _reply(response)
+    return outcomes
