@@ -22,6 +22,8 @@ from .models import (
     AttachmentResponse,
     BearerApiKey,
     CreateApiKeyResponse,
+    Domain,
+    DomainItem,
     Draft,
     DraftItem,
     Inbox,
@@ -34,6 +36,7 @@ from .models import (
     ThreadItem,
     UpdateMessageResponse,
     UpdateThreadResponse,
+    VerificationRecord,
 )
 from .settings import Settings
 
@@ -50,6 +53,8 @@ __all__ = [
     "BearerApiKey",
     "ConflictError",
     "CreateApiKeyResponse",
+    "Domain",
+    "DomainItem",
     "Draft",
     "DraftItem",
     "Inbox",
@@ -67,5 +72,6 @@ __all__ = [
     "UpdateMessageResponse",
     "UpdateThreadResponse",
     "ValidationError",
+    "VerificationRecord",
     "__version__",
 ]

@@ -15,10 +15,13 @@ __all__ = [
     "BatchUpdateMessagesResponse",
     "BearerApiKey",
     "CreateApiKeyResponse",
+    "Domain",
+    "DomainItem",
     "Draft",
     "DraftItem",
     "Inbox",
     "ListApiKeysResponse",
+    "ListDomainsResponse",
     "ListDraftsResponse",
     "ListInboxesResponse",
     "ListMessagesResponse",
@@ -36,6 +39,7 @@ __all__ = [
     "ThreadItem",
     "UpdateMessageResponse",
     "UpdateThreadResponse",
+    "VerificationRecord",
 ]
 
 
@@ -339,3 +343,41 @@ class CreateApiKeyResponse(Model):
 
 class ListApiKeysResponse(_Page):
     api_keys: list[BearerApiKey]
+
+
+class VerificationRecord(Model):
+    """One DNS record a custom domain needs; ``name`` is relative to the domain (``@`` is the domain itself)."""
+
+    type: Literal["TXT", "CNAME", "MX"]
+    name: str
+    value: str
+    status: Literal["MISSING", "INVALID", "VALID"]
+    priority: int | None = None
+    reason: Literal["duplicate_records", "value_mismatch"] | None = None
+
+
+class DomainItem(Model):
+    """A custom domain as lists show it (without status and records)."""
+
+    pod_id: str | None = None
+    domain_id: str
+    domain: str
+    feedback_enabled: bool
+    inbound_enabled: bool | None = None
+    subdomains_enabled: bool
+    tracking_enabled: bool
+    client_id: str | None = None
+    updated_at: datetime
+    created_at: datetime
+
+
+class Domain(DomainItem):
+    """A custom domain with its verification status and the DNS records it needs."""
+
+    status: Literal["NOT_STARTED", "PENDING", "INVALID", "FAILED", "VERIFYING", "VERIFIED"]
+    reason: str | None = None
+    records: list[VerificationRecord]
+
+
+class ListDomainsResponse(_Page):
+    domains: list[DomainItem]

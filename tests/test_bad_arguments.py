@@ -33,6 +33,8 @@ async def _valid_arguments(client: AsyncAgentInbox, clock: ManualClock) -> dict[
     draft = await client.inboxes.drafts.create(inbox_id=b.inbox_id, to=["x@example.com"], subject="d")
     pod = await client.pods.create(name="p")
     key = await client.inboxes.api_keys.create(inbox_id=b.inbox_id, name="k")
+    domain = await client.domains.create(domain="sweep.test")
+    dkim_record = next(r for r in domain.records if r.name.endswith("._domainkey"))
     assert received.attachments
     return {
         "inbox_id": b.inbox_id,
@@ -41,6 +43,9 @@ async def _valid_arguments(client: AsyncAgentInbox, clock: ManualClock) -> dict[
         "draft_id": draft.draft_id,
         "pod_id": pod.pod_id,
         "api_key_id": key.api_key_id,
+        "domain": domain.domain,
+        "domain_id": domain.domain_id,
+        "selector": dkim_record.name.partition(".")[0],
         "attachment_id": received.attachments[0].attachment_id,
         "message_ids": [sent.message_id],
         "q": "subject",
@@ -64,6 +69,7 @@ def _methods(client: AsyncAgentInbox) -> list[tuple[str, Any]]:
         "api_keys": client.api_keys,
         "inboxes.api_keys": client.inboxes.api_keys,
         "pods.api_keys": client.pods.api_keys,
+        "domains": client.domains,
     }
     found = []
     for prefix, space in spaces.items():

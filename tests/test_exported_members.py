@@ -16,6 +16,8 @@ EXPECTED = [
     "BearerApiKey",
     "ConflictError",
     "CreateApiKeyResponse",
+    "Domain",
+    "DomainItem",
     "Draft",
     "DraftItem",
     "Inbox",
@@ -33,6 +35,7 @@ EXPECTED = [
     "UpdateMessageResponse",
     "UpdateThreadResponse",
     "ValidationError",
+    "VerificationRecord",
     "__version__",
 ]
 
@@ -89,6 +92,10 @@ def test_models_use_agentmail_field_names() -> None:
         (agentinbox.Draft, {"draft_id", "send_status", "send_at", "in_reply_to", "forward_of", "client_id"}),
         (agentinbox.SendMessageResponse, {"message_id", "thread_id"}),
         (agentinbox.Pod, {"pod_id", "name", "client_id"}),
+        (agentinbox.Domain, {"domain_id", "domain", "status", "reason", "feedback_enabled", "inbound_enabled",
+                             "subdomains_enabled", "tracking_enabled", "records", "client_id", "pod_id"}),
+        (agentinbox.DomainItem, {"domain_id", "domain", "feedback_enabled", "subdomains_enabled"}),
+        (agentinbox.VerificationRecord, {"type", "name", "value", "status", "priority"}),
         (agentinbox.BearerApiKey, {"type", "api_key_id", "prefix", "name", "pod_id", "inbox_id", "used_at",
                                    "permissions", "created_at", "updated_at", "expires_at"}),
         (agentinbox.CreateApiKeyResponse, {"api_key_id", "api_key", "prefix", "name", "pod_id", "inbox_id",

@@ -14,7 +14,7 @@ from .._types import OMIT, Omit
 from ..errors import NotFoundError, UnprocessableError, ValidationError
 from ..models import Inbox, ListInboxesResponse
 from .pagination import fetch_page
-from .tables import inboxes
+from .tables import domains, inboxes
 
 __all__ = [
     "create_inbox",
@@ -167,7 +167,11 @@ def get_inbox(conn: Connection, inbox_id: str, *, pod_id: str | None = None) -> 
 
 
 def hosts_domain(conn: Connection, domain: str) -> bool:
-    """Whether any inbox has an address on ``domain`` (so mail for it is ours, not to be relayed)."""
+    """Whether ``domain`` is a registered custom domain or any inbox has an address on it (so mail for it is
+    ours, not to be relayed)."""
+    registered = select(domains.c.domain_id).where(domains.c.domain_id == domain.lower().rstrip("."))
+    if conn.execute(registered).first() is not None:
+        return True
     escaped = domain.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     query = select(inboxes.c.inbox_id).where(inboxes.c.inbox_id.like(f"%@{escaped}", escape="\\")).limit(1)
     return conn.execute(query).first() is not None
