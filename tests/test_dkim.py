@@ -3,17 +3,21 @@ independently against the key the loopback DNS server publishes; tampering break
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
+import aiosmtplib
 import dkim as dkimpy
 import dns.rdatatype
 import dns.resolver
 import pytest
 from dnsserver import LoopbackDNS
+from peers import Peer
 from sqlalchemy import update
 
 from agentinbox import AsyncAgentInbox, Domain
+from agentinbox._clock import ManualClock
 from agentinbox.security import dkim
 from agentinbox.security.dns_records import zone_file
 from agentinbox.store.tables import domain_keys
@@ -215,3 +219,45 @@ async def test_rotation_signs_with_the_new_key_and_old_mail_still_verifies(
         assert dkimpy.verify(raw, dnsfunc=dnsfunc)
     # The zone file publishes both keys until the old one is removed.
     assert zone_file("signed.test", rotated.records).count(b"._domainkey") == 2
+
+
+async def test_what_leaves_over_smtp_is_signed(
+    database_url: str, clock: ManualClock, dns_server: LoopbackDNS
+) -> None:
+    """Both ways out, an API send and SMTP submission, reach a relay peer as bytes that verify."""
+    peer = await Peer().start()
+    client = AsyncAgentInbox(
+        database_url=database_url,
+        default_domain="agents.test",
+        relay_url=f"smtp://127.0.0.1:{peer.port}",
+        submission_listen="127.0.0.1:0",
+        api_key="org-secret-for-dkim-tests",
+        clock=clock,
+    )
+    try:
+        domain = await client.domains.create(domain="signed.test")
+        publish(dns_server, domain)
+        agent = await client.inboxes.create(username="agent", domain="signed.test", display_name="Agent")
+        await client.start()
+        await client.inboxes.messages.send(
+            inbox_id=agent.inbox_id, to=["ann@example.com"], subject="Via the API", text="one"
+        )
+        host, port = client.submission_address or ("", 0)
+        smtp = aiosmtplib.SMTP(hostname=host, port=port, start_tls=False, timeout=30)
+        await smtp.connect()
+        await smtp.ehlo()
+        await smtp.auth_plain(agent.inbox_id, "org-secret-for-dkim-tests")
+        submitted = MESSAGE.replace(b"someone@example.org", b"bob@example.com")
+        await smtp.sendmail(agent.inbox_id, ["bob@example.com"], submitted)
+        smtp.close()
+        assert client._delivery is not None
+        await asyncio.wait_for(client._delivery.idle(), timeout=30)
+        dnsfunc = loopback_dnsfunc(dns_server)
+        assert len(peer.received) == 2
+        for got in peer.received:
+            assert got.data.startswith(b"DKIM-Signature: ")
+            assert dkimpy.verify(got.data, dnsfunc=dnsfunc)
+        assert {b"Subject: Via the API" in got.data for got in peer.received} == {True, False}
+    finally:
+        await client.close()
+        await peer.stop()
