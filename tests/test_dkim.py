@@ -83,6 +83,23 @@ def test_sign_verifies_and_tampering_fails() -> None:
     assert dkimpy.verify(signed.replace(b"X-Unsigned: yes", b"X-Unsigned: no"), dnsfunc=dnsfunc)
 
 
+def test_sign_is_byte_for_byte_what_dkimpy_alone_produces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The RSA step runs in OpenSSL, but PKCS#1 v1.5 is deterministic: the header must equal dkimpy's own."""
+    monkeypatch.setattr(dkimpy.time, "time", lambda: 1_795_918_440.5)
+    key = dkim.generate_key()
+    ours = dkim.sign(MESSAGE, domain="signed.test", selector="s1", private_key_pem=key.private_key_pem)
+    headers = [b"from", b"to", b"subject", b"date", b"message-id", b"from"]
+    stock = dkimpy.sign(
+        MESSAGE,
+        b"s1",
+        b"signed.test",
+        key.private_key_pem.encode(),
+        canonicalize=(b"relaxed", b"relaxed"),
+        include_headers=headers,
+    )
+    assert ours == stock + MESSAGE
+
+
 def test_sign_keeps_bare_lf_messages_consistent() -> None:
     key = dkim.generate_key()
     lf = MESSAGE.replace(b"\r\n", b"\n")

@@ -8,14 +8,16 @@ never loses mail.
 from __future__ import annotations
 
 import base64
+import functools
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import dkim
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
 __all__ = [
     "SIGNED_HEADERS",
@@ -101,8 +103,9 @@ def sign(raw: bytes, *, domain: str, selector: str, private_key_pem: str) -> byt
         raise SigningError(f"selector {selector!r} is not a valid DNS label sequence")
     if not domain or not domain.isascii() or any(c in domain for c in "\r\n\x00;= "):
         raise SigningError(f"domain {domain!r} is not a valid signing domain")
+    key = _private_key(private_key_pem)
     try:
-        signer = dkim.DKIM(raw, linesep=b"\r\n" if b"\r\n" in raw else b"\n")
+        signer = _Signer(raw, key=key, linesep=b"\r\n" if b"\r\n" in raw else b"\n")
         present = [name.lower() for name, _ in signer.headers]
         if b"from" not in present:
             raise SigningError("the message has no From header to sign")
@@ -118,6 +121,54 @@ def sign(raw: bytes, *, domain: str, selector: str, private_key_pem: str) -> byt
     except dkim.DKIMException as exc:
         raise SigningError(f"DKIM signing failed: {exc}") from exc
     except (ValueError, UnicodeError, IndexError) as exc:
-        # dkimpy's parsers raise these on a corrupt key or header block.
+        # dkimpy's parsers raise these on a malformed header block.
         raise SigningError(f"DKIM signing failed: {exc}") from exc
     return signature + raw
+
+
+@functools.lru_cache(maxsize=64)
+def _private_key(private_key_pem: str) -> rsa.RSAPrivateKey:
+    """The PEM key loaded once: OpenSSL's key checks cost more than a signature."""
+    try:
+        key = serialization.load_pem_private_key(private_key_pem.encode("ascii"), password=None)
+    except (ValueError, TypeError, UnicodeError) as exc:
+        raise SigningError(f"the DKIM private key cannot be read: {exc}") from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise SigningError("the DKIM private key is not an RSA key")
+    return key
+
+
+class _Signer(dkim.DKIM):
+    """dkimpy's signer with the RSA step done by OpenSSL (through cryptography) instead of pure Python.
+
+    dkimpy still selects and canonicalizes the headers, hashes the body, builds and folds the tag list;
+    only ``gen_header``'s signature differs, and PKCS#1 v1.5 is deterministic, so the result is byte for
+    byte what dkimpy alone produces (tests check this), at a tenth of the cost.
+    """
+
+    def __init__(self, message: bytes, *, key: rsa.RSAPrivateKey, linesep: bytes) -> None:
+        super().__init__(message, linesep=linesep)
+        self._key = key
+
+    def gen_header(
+        self,
+        fields: list[tuple[bytes, bytes]],
+        include_headers: Any,
+        canon_policy: Any,
+        header_name: bytes,
+        pk: Any,
+        standardize: bool = False,
+    ) -> bytes:
+        # As dkimpy's DomainSigner.gen_header for rsa-sha256 without ``standardize``.
+        header_value = dkim.fold(b"; ".join(b"=".join(x) for x in fields), namelen=len(header_name))
+        header_value = dkim.RE_BTAG.sub(b"\\1", header_value)
+        hasher = dkim.HashThrough(self.hasher(), self.debug_content)
+        headers = canon_policy.canonicalize_headers(self.headers)
+        self.signed_headers = dkim.hash_headers(
+            hasher, canon_policy, headers, include_headers, (header_name, b" " + header_value), dict(fields)
+        )
+        signature = self._key.sign(hasher.digest(), padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
+        fields = [(b"b", base64.b64encode(signature)) if name == b"b" else (name, v) for name, v in fields]
+        header_value = b"; ".join(b"=".join(x) for x in fields) + self.linesep
+        folded: bytes = dkim.fold(header_value, namelen=len(header_name), linesep=self.linesep)
+        return folded
