@@ -267,8 +267,17 @@ async def test_verify_follows_what_dns_publishes(checked: AsyncAgentInbox, dns_s
         ("@", "VALID"),
         ("*", "MISSING"),
     }
+    # Turning it off again needs nothing new: verified at once, which is a new transition and event.
+    assert (
+        await client.domains.update(domain_id="verify.test", subdomains_enabled=False)
+    ).status == "VERIFIED"
+    await client.domains.update(domain_id="verify.test", subdomains_enabled=True)
     dns_server.zone[("*.verify.test", "MX")] = [(10, "mx.agents.test")]
     assert (await client.domains.verify(domain_id="verify.test")).status == "VERIFIED"
+    rows = await ctx.db.read(
+        lambda conn: conn.execute(select(events).where(events.c.event_type == "domain.verified")).all()
+    )
+    assert len(rows) == 3
 
 
 async def test_verify_reports_wrong_and_duplicate_records(

@@ -13,25 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
 
 from sqlalchemy import Connection
 
 from .._clock import to_datetime
 from .._types import OMIT, Omit
 from ..errors import AgentInboxError, ValidationError
-from ..models import Domain, ListDomainsResponse
+from ..models import Domain, ListDomainsResponse, VerificationRecord
 from ..pipeline.context import Context
 from ..security import dkim
 from ..security.dns_records import (
     DNSCheckError,
     check_records,
     expected_records,
-    make_resolver,
     merge_statuses,
     summarize,
     zone_file,
 )
+from ..smtp.mx import make_resolver
 from ..store import domains, events
 from ..store.inboxes import check_domain
 from ..store.pagination import clamp_limit
@@ -80,7 +79,10 @@ def _mail_host(ctx: Context) -> str:
     return host
 
 
-def _records_for(ctx: Context, conn: Connection, domain_id: str, inbound: bool, subdomains: bool) -> Any:
+def _records_for(
+    ctx: Context, conn: Connection, domain_id: str, inbound: bool, subdomains: bool
+) -> list[VerificationRecord]:
+    """The records the domain needs now, from the settings, its flags and all its keys (each ``MISSING``)."""
     keys = [(k.selector, k.public_key_pem) for k in domains.domain_keys_of(conn, domain_id)]
     return expected_records(
         mail_host=_mail_host(ctx), keys=keys, inbound_enabled=inbound, subdomains_enabled=subdomains
@@ -95,10 +97,35 @@ def _restate(conn: Connection, ctx: Context, current: Domain, **flags: bool) -> 
     inbound = flags.get("inbound_enabled", bool(current.inbound_enabled))
     subdomains = flags.get("subdomains_enabled", current.subdomains_enabled)
     records = merge_statuses(_records_for(ctx, conn, current.domain_id, inbound, subdomains), current.records)
-    status, reason = ("NOT_STARTED", None) if current.status == "NOT_STARTED" else summarize(records)
-    return domains.save_domain(
-        conn, current.domain_id, status=status, reason=reason, records=records, now=ctx.clock.now(), **flags
+    return _save(conn, ctx, current, records, **flags)
+
+
+def _save(
+    conn: Connection,
+    ctx: Context,
+    current: Domain,
+    records: list[VerificationRecord],
+    *,
+    checked: bool = False,
+    **flags: bool,
+) -> Domain:
+    """Store the domain with ``records`` and the status they add up to; entering ``VERIFIED`` writes the
+    ``domain.verified`` event in the same transaction. A domain never ``checked`` stays ``NOT_STARTED``."""
+    unchecked = current.status == "NOT_STARTED" and not checked
+    status, reason = ("NOT_STARTED", None) if unchecked else summarize(records)
+    now = ctx.clock.now()
+    saved = domains.save_domain(
+        conn, current.domain_id, status=status, reason=reason, records=records, now=now, **flags
     )
+    if saved.status == "VERIFIED" and current.status != "VERIFIED":
+        events.append_event(
+            conn,
+            "domain.verified",
+            now=now,
+            pod_id=saved.pod_id,
+            payload={"domain": saved.model_dump(mode="json", exclude_none=True)},
+        )
+    return saved
 
 
 class Domains(Resource):
@@ -227,13 +254,13 @@ class Domains(Resource):
         ctx = await self._ctx()
         mail_host = _mail_host(ctx)
 
-        def expected(conn: Connection) -> Any:
+        def expected(conn: Connection) -> list[VerificationRecord]:
             current = domains.get_domain(conn, name)
             return _records_for(ctx, conn, name, bool(current.inbound_enabled), current.subdomains_enabled)
 
         records = await ctx.db.read(expected)
         try:
-            resolver = make_resolver(ctx.settings.dns_resolver)
+            resolver = make_resolver(ctx.settings.dns_resolver, timeout=5.0)
         except ValueError as exc:
             raise ValidationError(
                 f"setting dns_resolver {ctx.settings.dns_resolver!r} is not host:port", path=["dns_resolver"]
@@ -245,21 +272,9 @@ class Domains(Resource):
 
         def save(conn: Connection) -> Domain:
             current = domains.get_domain(conn, name)
-            now = ctx.clock.now()
             # Records that changed while DNS was asked (a rotation, an update) keep no status from this check.
             fresh = _records_for(ctx, conn, name, bool(current.inbound_enabled), current.subdomains_enabled)
-            merged = merge_statuses(fresh, checked)
-            status, reason = summarize(merged)
-            saved = domains.save_domain(conn, name, status=status, reason=reason, records=merged, now=now)
-            if status == "VERIFIED" and current.status != "VERIFIED":
-                events.append_event(
-                    conn,
-                    "domain.verified",
-                    now=now,
-                    pod_id=saved.pod_id,
-                    payload={"domain": saved.model_dump(mode="json", exclude_none=True)},
-                )
-            return saved
+            return _save(conn, ctx, current, merge_statuses(fresh, checked), checked=True)
 
         return await ctx.db.write(save)
 

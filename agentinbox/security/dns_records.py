@@ -26,7 +26,6 @@ __all__ = [
     "DNSCheckError",
     "check_records",
     "expected_records",
-    "make_resolver",
     "merge_statuses",
     "spf_value",
     "summarize",
@@ -122,22 +121,6 @@ def _txt_strings(value: str) -> str:
     ]
     quoted = " ".join(f'"{part}"' for part in escaped)
     return quoted if len(escaped) == 1 else f"( {quoted} )"
-
-
-def make_resolver(nameserver: str = "", *, timeout: float = 5.0) -> dns.asyncresolver.Resolver:
-    """A resolver asking ``host:port`` (``[v6]:port`` for IPv6; port 53 when absent), or the system's."""
-    if not nameserver:
-        resolver = dns.asyncresolver.Resolver()
-    else:
-        host, sep, port = nameserver.strip().rpartition(":")
-        if not sep or not port.isdigit() or (host.count(":") and not host.startswith("[")):
-            host, port = nameserver.strip(), "53"
-        resolver = dns.asyncresolver.Resolver(configure=False)
-        resolver.nameservers = [host.strip("[]")]
-        resolver.port = int(port)
-    resolver.timeout = timeout
-    resolver.lifetime = timeout
-    return resolver
 
 
 async def check_records(
