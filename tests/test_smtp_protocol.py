@@ -143,6 +143,12 @@ CASES: dict[str, list[bytes]] = {
     "dot line split": [b"a.", b"\r\n..", b"\r\n", b".\r\n"],
     "long line split": [b"x" * 700, b"x" * 700, b"\r\nok\r\n", b".\r\n"],
     "data then pipelined": [b"body\r\n.\r\nRSET\r\n"],
+    "empty, byte by byte": [b".", b"\r", b"\n"],
+    "empty line, byte by byte": [b"\r", b"\n", b".", b"\r", b"\n"],
+    "starts CR CR LF": [b"\r\r\n.\r\n"],
+    "starts dot CR dot": [b".\r.\r\n" + b"x" + END],
+    "starts CR LF dot dot": [b"\r\n..\r\n.\r\n"],
+    "starts CR LF dot CR CR": [b"\r\n.\r", b"\r\n.\r\n"],
 }
 
 
@@ -206,3 +212,17 @@ def test_unstuff() -> None:
     assert unstuff(b"..a\r\n.b\r\nc.\r\n..\r\n") == b".a\r\nb\r\nc.\r\n.\r\n"
     assert unstuff(b"") == b""
     assert unstuff(b"\r\n.\r\n") == b"\r\n\r\n"
+
+
+PATHS = [
+    "<a@b>", "<a@b> SIZE=10", "<a@b>  SIZE=10 BODY=8BITMIME", "<a@b>\tX", "<a@b> (c) X", "<a@b>(c)",
+    "<a.b.c@d-e.f>", "<a..b@c>", "<.a@b>", "<a@b.>", "<a@[1.2.3.4]>", '<"q"@b>', "<jörg@b>", "a@b", "<a@b",
+    "<a@b>x", "<>", " <a@b>", "<a@b> ", "<a b@c>", "<A+tag@Example.COM> SMTPUTF8", "<a@b> \t SIZE=1",
+    "<@x:a@b>", "<a@b>>", "<<a@b>>", "<a@@b>", "<a@b@c>", "", "<a@-b->", "<a(c)@b>",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", PATHS)
+async def test_fast_path_parser_agrees_with_aiosmtpd(path: str) -> None:
+    protocol = SMTPProtocol(Recorder(), hostname="test", data_timeout=1)
+    assert protocol._getaddr(path) == SMTP._getaddr(protocol, path)

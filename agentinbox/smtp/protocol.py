@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -31,8 +32,16 @@ READ_LIMIT = 64 * 1024
 TOO_LONG = "500 5.5.2 Line too long (see RFC 5321 section 4.5.3.1.6)"
 TOO_MUCH = "552 5.3.4 Message too big for this system"
 
-_END = b".\r\n"  # what the chunk reader scans for: the end of every line that ends in a dot
 _TERMINATOR = b"\r\n.\r\n"  # RFC 5321 §4.1.1.4: a line holding only a dot ends the data
+_TERMINATOR_STARTS = (b"\r\n.\r", b"\r\n.", b"\r\n", b"\r")  # longest first
+
+# A MAIL/RCPT path the way nearly every client writes it: <dot-atom@host.name>, then nothing or blanks and
+# parameters. aiosmtpd parses paths with the email package's RFC 5322 parser (about 100 µs a command); for
+# these the answer is known: the address as written and what follows the blanks (tests compare the two).
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_SIMPLE_PATH = re.compile(
+    rf"<({_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)>(?:[ \t]+(?=[^ \t(])|$)", re.ASCII
+)
 
 
 def unstuff(data: bytes) -> bytes:
@@ -133,6 +142,14 @@ class SMTPProtocol(SMTP):
         self._data_timeout = data_timeout
         self._refusal = refusal
         self._on_close = on_close
+        self._deadline = 0.0  # when the session times out, unless a command or data arrives first
+
+    def _getaddr(self, arg: str) -> tuple[str | None, str | None]:
+        """aiosmtpd's path parser, with a fast path for plain ``<local@domain>`` paths."""
+        match = _SIMPLE_PATH.match(arg) if arg else None
+        if match is None or self.local_part_limit:
+            return super()._getaddr(arg)
+        return match[1], arg[match.end() :]
 
     async def _handle_client(self) -> None:
         if self._refusal is not None:
@@ -147,7 +164,21 @@ class SMTPProtocol(SMTP):
             self._on_close(self)
         super().connection_lost(error)
 
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        # aiosmtpd replaces its timer on every command; move a deadline instead, and re-arm the timer only
+        # when the deadline comes sooner (a timer that fires early re-arms itself for the deadline).
+        when = self.loop.time() + (duration or self._timeout_duration)
+        self._deadline = when
+        handle = self._timeout_handle
+        if handle is None or handle.cancelled() or handle.when() > when:
+            if handle is not None:
+                handle.cancel()
+            self._timeout_handle = self.loop.call_at(when, self._timeout_cb)
+
     def _timeout_cb(self) -> None:
+        if self.loop.time() < self._deadline:
+            self._timeout_handle = self.loop.call_at(self._deadline, self._timeout_cb)
+            return
         # RFC 5321 §4.5.3.2: say why before closing, rather than just hanging up.
         if self.transport is not None and not self.transport.is_closing():
             self._writer.write(f"421 4.4.2 {self.hostname} Timeout, closing connection\r\n".encode())
@@ -200,32 +231,44 @@ class SMTPProtocol(SMTP):
     async def _read_data(self) -> _Body:
         """Read up to the terminating dot line, in chunks of up to ``READ_LIMIT`` bytes.
 
-        The reader looks for ".\\r\\n", the end of any line ending in a dot; it is the terminator when the
-        two bytes before it are CRLF (at the start, the DATA command's own CRLF). Bytes after the terminator
-        stay in the reader for the next command, as pipelining needs.
+        The reader scans for CRLF "." CRLF, so it is never cut between chunks: StreamReader keeps any partial
+        match buffered. Only the start needs care, where the DATA command's own CRLF may begin it. Bytes
+        after the terminator stay in the reader for the next command, as pipelining needs.
         """
         body = _Body(self.data_size_limit)
-        reader, loop = self._reader, self.loop
-        deadline = loop.time() + self._data_timeout
-        tail = b"\r\n"  # the last two bytes consumed
+        reader = self._reader
+        deadline = self.loop.time() + self._data_timeout
+        self._extend(deadline)
+        start = await self._read_start()
+        if start.endswith(_TERMINATOR):
+            body.feed(start[2:-3])
+            return body
+        body.feed(start[2:])
         while True:
             try:
-                chunk = await reader.readuntil(_END)
+                chunk = await reader.readuntil(_TERMINATOR)
             except asyncio.LimitOverrunError as exc:
-                # No dot line within READ_LIMIT bytes: take what was scanned; the reader keeps the last two
-                # bytes, in case they begin a ".\r\n".
-                chunk = await reader.read(exc.consumed)
-                body.feed(chunk)
-                tail = chunk[-2:] if len(chunk) >= 2 else (tail + chunk)[-2:]
+                # No terminator within READ_LIMIT bytes: take what was scanned (the reader keeps the last
+                # four bytes, which may begin one) and go on.
+                body.feed(await reader.read(exc.consumed))
                 self._extend(deadline)
                 continue
-            window = chunk[-5:] if len(chunk) >= 5 else (tail + chunk)[-5:]
-            if window == _TERMINATOR:
-                body.feed(chunk[:-3])
-                return body
-            body.feed(chunk)
-            tail = chunk[-2:]
-            self._extend(deadline)
+            body.feed(chunk[:-3])  # the CRLF before the dot ends the last line
+            return body
+
+    async def _read_start(self) -> bytes:
+        """The DATA command's CRLF and as few bytes as settle whether a terminator begins across it.
+
+        While what was read ends with the start of a terminator (CR, CRLF, CRLF ".", CRLF "." CR), read
+        just enough to complete it; usually three bytes, which are not ".\r\n", and done.
+        """
+        seen = b"\r\n"
+        while not seen.endswith(_TERMINATOR):
+            partial = next((p for p in _TERMINATOR_STARTS if seen.endswith(p)), None)
+            if partial is None:
+                return seen
+            seen += await self._reader.readexactly(len(_TERMINATOR) - len(partial))
+        return seen
 
     def _extend(self, deadline: float) -> None:
         """Data arrived: restart the idle timer, but never past the DATA deadline."""
