@@ -343,11 +343,12 @@ async def test_verify_when_dns_fails(database_url: str, clock: ManualClock) -> N
 
 
 async def test_bad_settings_are_validation_errors(database_url: str, clock: ManualClock) -> None:
-    async with AsyncAgentInbox(
-        database_url=database_url, default_domain="agents.test", hostname="not a host", clock=clock
-    ) as client:
-        with expect(ValidationError, "validation_error"):
-            await client.domains.create(domain="host.test")
+    for hostname in ("not a host", "127.0.0.1", "-bad.test"):
+        async with AsyncAgentInbox(
+            database_url=database_url, default_domain="agents.test", hostname=hostname, clock=clock
+        ) as client:
+            with expect(ValidationError, "validation_error"):
+                await client.domains.create(domain="host.test")
     async with AsyncAgentInbox(
         database_url=database_url, default_domain="agents.test", dns_resolver="not-an-address:53", clock=clock
     ) as client:

@@ -74,7 +74,9 @@ def _selector(value: object) -> str:
 def _mail_host(ctx: Context) -> str:
     """The host name published as MX target and in SPF: the ``hostname`` setting, else ``default_domain``."""
     host = (ctx.settings.hostname or ctx.settings.default_domain).strip().lower().rstrip(".")
-    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in host.split(".")):
+    labels = host.split(".")
+    # A name, not an address: MX targets and SPF ``a:`` terms must be host names (RFC 7505, RFC 7208).
+    if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels) or labels[-1].isdigit():
         raise ValidationError(f"setting hostname {host!r} is not a valid host name", path=["hostname"])
     return host
 
