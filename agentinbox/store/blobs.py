@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import hashlib
 import zlib
+from collections import Counter
 from collections.abc import Iterable
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from .tables import blobs
 
-__all__ = ["blob_key", "get_blob", "put_blob", "release_blobs"]
+__all__ = ["blob_content", "blob_key", "get_blob", "put_blob", "release_blobs"]
 
 _MIN_COMPRESS = 256
 _TAKE = update(blobs).where(blobs.c.sha256 == bindparam("key")).values(refs=blobs.c.refs + 1)
 _INSERT = insert(blobs)
+_RELEASE = update(blobs).where(blobs.c.sha256 == bindparam("key")).values(refs=blobs.c.refs - bindparam("n"))
+_DROP_UNUSED = delete(blobs).where(blobs.c.sha256.in_(bindparam("keys", expanding=True)), blobs.c.refs <= 0)
 
 
 def blob_key(data: bytes) -> str:
@@ -48,11 +51,18 @@ def get_blob(conn: Connection, key: str) -> bytes | None:
     row = conn.execute(select(blobs.c.compressed, blobs.c.data).where(blobs.c.sha256 == key)).first()
     if row is None:
         return None
-    return zlib.decompress(row.data) if row.compressed else bytes(row.data)
+    return blob_content(row.compressed, row.data)
+
+
+def blob_content(compressed: bool, data: bytes) -> bytes:
+    """The original bytes of a stored blob, from its ``compressed`` and ``data`` columns."""
+    return zlib.decompress(data) if compressed else bytes(data)
 
 
 def release_blobs(conn: Connection, keys: Iterable[str]) -> None:
     """Drop one reference to each key (a key listed twice drops two) and delete unreferenced blobs."""
-    for key in keys:
-        conn.execute(update(blobs).where(blobs.c.sha256 == key).values(refs=blobs.c.refs - 1))
-        conn.execute(delete(blobs).where(blobs.c.sha256 == key, blobs.c.refs <= 0))
+    counts = Counter(keys)
+    if not counts:
+        return
+    conn.execute(_RELEASE, [{"key": key, "n": n} for key, n in counts.items()])
+    conn.execute(_DROP_UNUSED, {"keys": list(counts)})

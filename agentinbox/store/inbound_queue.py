@@ -7,10 +7,10 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from .blobs import get_blob, put_blob, release_blobs
-from .tables import inbound_queue
+from .blobs import blob_content, get_blob, put_blob, release_blobs
+from .tables import blobs, inbound_queue
 
-__all__ = ["Accepted", "due", "enqueue", "enqueue_many", "entry", "finish", "postpone"]
+__all__ = ["Accepted", "due", "due_entries", "enqueue", "enqueue_many", "entry", "finish", "postpone", "take"]
 
 
 class Accepted(NamedTuple):
@@ -63,6 +63,32 @@ def entry(conn: Connection, queue_id: int) -> tuple[Any, bytes] | None:
         return None
     raw = get_blob(conn, row.raw_sha256)
     return (row, raw) if raw is not None else None
+
+
+def due_entries(conn: Connection, *, now: int, limit: int) -> list[tuple[Any, bytes]]:
+    """Queued messages ready to be processed, oldest first, each as its row and raw bytes, in one query."""
+    rows = conn.execute(
+        select(inbound_queue, blobs.c.compressed, blobs.c.data)
+        .join(blobs, blobs.c.sha256 == inbound_queue.c.raw_sha256)
+        .where(inbound_queue.c.next_attempt_at <= now)
+        .order_by(inbound_queue.c.next_attempt_at, inbound_queue.c.id)
+        .limit(limit)
+    )
+    return [(row, blob_content(row.compressed, row.data)) for row in rows]
+
+
+def take(conn: Connection, queue_ids: Sequence[int]) -> dict[int, str]:
+    """Remove messages from the queue in the transaction that stores them; returns id → raw blob key of those
+    still queued (another worker processed the rest meanwhile). The caller releases those blob references
+    with ``release_blobs`` after storing, so a blob the stored message shares is never dropped midway."""
+    if not queue_ids:
+        return {}
+    rows = conn.execute(
+        delete(inbound_queue)
+        .where(inbound_queue.c.id.in_(list(queue_ids)))
+        .returning(inbound_queue.c.id, inbound_queue.c.raw_sha256)
+    )
+    return {row.id: row.raw_sha256 for row in rows}
 
 
 def finish(conn: Connection, queue_id: int) -> bool:
