@@ -27,6 +27,7 @@ class Received:
     data: bytes
     tls: bool
     login: str | None
+    session: int
 
 
 @dataclass
@@ -63,6 +64,7 @@ class PeerHandler:
                 tls=server.transport is not None
                 and server.transport.get_extra_info("ssl_object") is not None,
                 login=login,
+                session=id(session),
             )
         )
         return f"250 2.0.0 Ok: queued as {len(self.received)}"

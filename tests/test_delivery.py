@@ -164,6 +164,24 @@ async def test_temporary_failure_is_delayed_then_delivered(
     assert len(await event_list(engine, "message.delivered")) == 1
 
 
+async def test_queued_messages_share_connections_and_a_refusal_ends_only_its_own_message(
+    engines: Factory, peer: Peer
+) -> None:
+    engine = await engines(relay_url=f"smtp://127.0.0.1:{peer.port}", delivery_concurrency=2)
+    assert engine._delivery is not None
+    await engine._delivery.stop()  # queue everything first
+    peer.handler.data_replies = ["554 5.7.1 not this one"]
+    ids = [await send(engine, [f"c{i}@example.com"]) for i in range(30)]
+    engine._delivery.start()
+    await settled(engine)
+
+    assert len(peer.received) == 29
+    assert len({r.session for r in peer.received}) <= 4  # 2 slots, up to 20 messages per connection
+    labels = [await labels_of(engine, message_id) for message_id in ids]
+    assert sum("bounced" in label for label in labels) == 1
+    assert sum("delivered" in label for label in labels) == 29
+
+
 async def test_permanent_refusal_bounces_that_recipient_only(engines: Factory, peer: Peer) -> None:
     peer.handler.rcpt_replies["nobody@example.com"] = "550 5.1.1 <nobody@example.com>: no such user"
     engine = await engines(relay_url=f"smtp://127.0.0.1:{peer.port}")

@@ -14,8 +14,10 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
+from sqlalchemy import Connection
+
 from ..errors import ValidationError
-from ..smtp.delivery import Outcome, Route, parse_relay_url, transmit
+from ..smtp.delivery import Envelope, Outcome, Route, parse_relay_url, transmit
 from ..smtp.mx import MXLookupError, mail_hosts, make_resolver
 from ..store import blobs, deliveries
 from ..store.deliveries import Claimed
@@ -28,7 +30,8 @@ logger = logging.getLogger("agentinbox.delivery")
 
 _POLL_SECONDS = 5.0
 _STOP_SECONDS = 30
-_CLAIM_PER_SLOT = 4
+#: Messages handed over one connection before it is closed (Postfix's default reuse is similar).
+_PER_CONNECTION = 20
 
 
 class DeliveryWorker:
@@ -91,12 +94,12 @@ class DeliveryWorker:
             free = concurrency - len(self._running)
             if not self._stopping and free > 0:
                 try:
-                    claimed = await self._claim(free * _CLAIM_PER_SLOT)
+                    claimed = await self._claim(free * _PER_CONNECTION)
                 except asyncio.CancelledError:
                     raise
                 except Exception:  # the database is unreachable: keep the queue, try again later
                     logger.exception("claiming deliveries failed; retrying")
-            for job in self._jobs(claimed):
+            for job in self._jobs(claimed, free):
                 task = asyncio.create_task(self._deliver(job))
                 self._running.add(task)
                 task.add_done_callback(self._finished)
@@ -124,56 +127,99 @@ class DeliveryWorker:
         lease = int((ctx.settings.delivery_timeout * 10 + 60) * 1_000_000)
         return await ctx.db.write(deliveries.claim, now=now, lease_until=now + lease, limit=limit)
 
-    def _jobs(self, claimed: Sequence[Claimed]) -> list[list[Claimed]]:
-        """One SMTP transaction per message (relay) or per message and recipient domain (direct)."""
-        groups: dict[tuple[int, str], list[Claimed]] = {}
+    def _jobs(self, claimed: Sequence[Claimed], free: int) -> list[list[list[Claimed]]]:
+        """Connections to open: each carries messages (each a list of its claimed recipients) for one
+        destination — the relay, or one recipient domain when going direct. Messages are spread over the
+        ``free`` slots first, and share a connection (up to ``_PER_CONNECTION``) only when there are more."""
+        by_destination: dict[str, dict[int, list[Claimed]]] = {}
         for row in claimed:
-            domain = "" if self._relay is not None else row.recipient.rpartition("@")[2]
-            groups.setdefault((row.message_pk, domain), []).append(row)
-        return list(groups.values())
+            destination = "" if self._relay is not None else row.recipient.rpartition("@")[2]
+            by_destination.setdefault(destination, {}).setdefault(row.message_pk, []).append(row)
+        total = sum(len(messages) for messages in by_destination.values())
+        size = min(_PER_CONNECTION, max(1, -(-total // max(free, 1))))
+        jobs: list[list[list[Claimed]]] = []
+        for messages in by_destination.values():
+            groups = list(messages.values())
+            jobs.extend(groups[i : i + size] for i in range(0, len(groups), size))
+        return jobs
 
-    async def _deliver(self, job: list[Claimed]) -> None:
+    async def _deliver(self, job: list[list[Claimed]]) -> None:
         ctx = self._ctx
         async with self._slots:
             try:
-                raw = await ctx.db.read(blobs.get_blob, job[0].raw_sha256)
-                if raw is None:
-                    outcomes = {row.id: Outcome(554, "5.3.0 the stored message is missing") for row in job}
-                else:
-                    outcomes = await self._send(job, raw)
-                await ctx.db.write(record_outcomes, ctx, job, outcomes)
+                raws = await ctx.db.read(_raw_messages, [message[0].raw_sha256 for message in job])
+                outcomes: dict[int, Outcome] = {}
+                sendable = []
+                for message in job:
+                    if message[0].raw_sha256 in raws:
+                        sendable.append(message)
+                    else:
+                        missing = Outcome(554, "5.3.0 the stored message is missing")
+                        outcomes.update((row.id, missing) for row in message)
+                if sendable:
+                    outcomes.update(await self._send(sendable, raws))
+                await ctx.db.write(_record, ctx, job, outcomes)
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the claim expires and the delivery is tried again
-                logger.exception("delivery of message %s failed unexpectedly", job[0].message_id)
+            except Exception:  # the claims expire and the deliveries are tried again
+                logger.exception("delivery of %d message(s) failed unexpectedly", len(job))
 
-    async def _send(self, job: list[Claimed], raw: bytes) -> dict[int, Outcome]:
+    async def _send(self, job: list[list[Claimed]], raws: dict[str, bytes]) -> dict[int, Outcome]:
+        """Hand the messages of one job over; the outcome for each claimed delivery id."""
         settings = self._ctx.settings
-        mail_from = job[0].inbox_id
-        by_recipient = {row.recipient: row.id for row in job}
-        common = {
-            "mail_from": mail_from,
-            "raw": raw,
-            "local_hostname": settings.default_domain,
-            "step_timeout": settings.delivery_timeout,
-        }
+        envelopes = [
+            Envelope(message[0].inbox_id, [row.recipient for row in message], raws[message[0].raw_sha256])
+            for message in job
+        ]
+        common = {"local_hostname": settings.default_domain, "step_timeout": settings.delivery_timeout}
         if self._relay is not None:
-            result = await transmit(self._relay, recipients=list(by_recipient), **common)  # type: ignore[arg-type]
-            return {by_recipient[r]: outcome for r, outcome in result.items()}
-        domain = job[0].recipient.rpartition("@")[2]
+            return _by_id(job, await transmit(self._relay, envelopes, **common))  # type: ignore[arg-type]
+        domain = job[0][0].recipient.rpartition("@")[2]
         try:
             hosts = await mail_hosts(domain, self._resolver)
         except MXLookupError as exc:
             failure = Outcome(550 if exc.permanent else None, f"5.1.2 {exc}" if exc.permanent else str(exc))
-            return {row.id: failure for row in job}
-        pending = list(by_recipient)
-        outcomes: dict[str, Outcome] = {}
+            return {row.id: failure for message in job for row in message}
+        results: list[dict[str, Outcome]] = [{} for _ in job]
+        pending = list(range(len(job)))
         for host in hosts:
             route = Route(host=host.address, port=settings.delivery_port, tls="opportunistic", verify=False)
-            result = await transmit(route, recipients=pending, server_name=host.name, **common)  # type: ignore[arg-type]
-            outcomes.update(result)
+            attempt = await transmit(
+                route,
+                [envelopes[i] for i in pending],
+                server_name=host.name,
+                **common,  # type: ignore[arg-type]
+            )
+            for index, outcomes in zip(pending, attempt, strict=True):
+                results[index].update(outcomes)
             # No reply, or the host is shutting down: the next MX host may do better (RFC 5321 §5.1).
-            pending = [r for r, o in result.items() if o.code is None or o.code == 421]
+            pending = [
+                i
+                for i, outcomes in zip(pending, attempt, strict=True)
+                if any(o.code is None or o.code == 421 for o in outcomes.values())
+            ]
             if not pending:
                 break
-        return {by_recipient[r]: outcome for r, outcome in outcomes.items()}
+        return _by_id(job, results)
+
+
+def _by_id(job: list[list[Claimed]], results: Sequence[dict[str, Outcome]]) -> dict[int, Outcome]:
+    return {
+        row.id: outcomes[row.recipient]
+        for message, outcomes in zip(job, results, strict=True)
+        for row in message
+    }
+
+
+def _raw_messages(conn: Connection, keys: Sequence[str]) -> dict[str, bytes]:
+    found = {}
+    for key in dict.fromkeys(keys):
+        raw = blobs.get_blob(conn, key)
+        if raw is not None:
+            found[key] = raw
+    return found
+
+
+def _record(conn: Connection, ctx: Context, job: list[list[Claimed]], outcomes: dict[int, Outcome]) -> None:
+    for message in job:
+        record_outcomes(conn, ctx, message, outcomes)

@@ -20,7 +20,7 @@ import aiosmtplib
 
 from .tls import client_context
 
-__all__ = ["Outcome", "Route", "parse_relay_url", "transmit"]
+__all__ = ["Envelope", "Outcome", "Route", "parse_relay_url", "transmit"]
 
 logger = logging.getLogger("agentinbox.delivery")
 
@@ -111,18 +111,30 @@ def _reply(response: aiosmtplib.SMTPResponse | aiosmtplib.SMTPResponseException)
     return Outcome(response.code, " ".join(response.message.split()))
 
 
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One message to hand over: envelope sender, recipients and the raw bytes."""
+
+    mail_from: str
+    recipients: Sequence[str]
+    raw: bytes
+
+
+_NETWORK_ERRORS = (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError)
+
+
 async def transmit(
     route: Route,
+    envelopes: Sequence[Envelope],
     *,
-    mail_from: str,
-    recipients: Sequence[str],
-    raw: bytes,
     local_hostname: str,
     step_timeout: float,
     server_name: str | None = None,
-) -> dict[str, Outcome]:
-    """Run one SMTP transaction and return the outcome for every recipient.
+) -> list[dict[str, Outcome]]:
+    """Hand ``envelopes`` over one connection, one SMTP transaction each, and return for each envelope the
+    outcome of every recipient.
 
+    Reusing the connection saves a TCP (and TLS) handshake, EHLO and QUIT per message, as MTAs do.
     ``step_timeout`` bounds each step (connect, each command, the data). ``server_name`` is the host name
     the route's address stands for (an MX name when ``host`` is its IP); it names the peer in the outcomes.
     """
@@ -140,47 +152,67 @@ async def transmit(
         tls_context=tls_context,
         validate_certs=route.verify,
     )
-    outcomes: dict[str, Outcome] = {}
+    results: list[dict[str, Outcome]] = []
+
+    def the_rest(outcome: Outcome) -> list[dict[str, Outcome]]:
+        return results + [dict.fromkeys(e.recipients, outcome) for e in envelopes[len(results) :]]
+
     try:
         try:
             await smtp.connect()
         except aiosmtplib.SMTPConnectResponseError as exc:
-            return {r: _reply(exc) for r in recipients}
-        except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
-            return _no_reply(recipients, f"cannot connect to {peer}:{route.port}: {exc}")
-        return await _transaction(smtp, route, peer, mail_from, recipients, raw, outcomes)
+            return the_rest(_reply(exc))
+        except _NETWORK_ERRORS as exc:
+            return the_rest(Outcome(None, f"cannot connect to {peer}:{route.port}: {exc}"))
+        try:
+            refusal = await _session(smtp, route, peer)
+        except aiosmtplib.SMTPResponseException as exc:  # STARTTLS or AUTH refused
+            return the_rest(_reply(exc))
+        if refusal is not None:
+            return the_rest(refusal)
+        for envelope in envelopes:
+            outcomes: dict[str, Outcome] = {}
+            try:
+                await _transaction(smtp, peer, envelope, outcomes)
+            except aiosmtplib.SMTPResponseException as exc:
+                if exc.code == 421:  # the server is closing the connection
+                    raise
+                # MAIL or DATA refused: this message is done, the connection goes on.
+                outcome = _reply(exc)
+                results.append({r: outcomes.get(r, outcome) for r in envelope.recipients})
+                await smtp.rset()
+            else:
+                results.append(outcomes)
+        return results
     except aiosmtplib.SMTPResponseException as exc:
-        # A reply that ends the whole transaction (MAIL, DATA, STARTTLS or AUTH refused).
-        outcome = _reply(exc)
-        return {r: outcomes.get(r, outcome) for r in recipients}
-    except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError) as exc:
-        lost = Outcome(None, f"connection to {peer} failed: {type(exc).__name__}: {exc}")
-        return {r: outcomes.get(r, lost) for r in recipients}
+        return the_rest(_reply(exc))
+    except _NETWORK_ERRORS as exc:
+        return the_rest(Outcome(None, f"connection to {peer} failed: {type(exc).__name__}: {exc}"))
     finally:
         if smtp.is_connected:
             try:
                 await asyncio.wait_for(smtp.quit(), timeout=min(step_timeout, 10))
-            except (TimeoutError, aiosmtplib.SMTPException, OSError, ssl.SSLError):
+            except _NETWORK_ERRORS:
                 smtp.close()
 
 
-async def _transaction(
-    smtp: aiosmtplib.SMTP,
-    route: Route,
-    peer: str,
-    mail_from: str,
-    recipients: Sequence[str],
-    raw: bytes,
-    outcomes: dict[str, Outcome],
-) -> dict[str, Outcome]:
+async def _session(smtp: aiosmtplib.SMTP, route: Route, peer: str) -> Outcome | None:
+    """EHLO, STARTTLS and AUTH as the route asks; an Outcome when the session cannot go on."""
     await smtp.ehlo()
     if route.tls in ("required", "opportunistic"):
         if smtp.supports_extension("starttls"):
             await smtp.starttls()
         elif route.tls == "required":
-            return _no_reply(recipients, f"{peer} does not offer STARTTLS, which the relay settings require")
+            return Outcome(None, f"{peer} does not offer STARTTLS, which the relay settings require")
     if route.username is not None:
         await smtp.login(route.username, route.password or "")
+    return None
+
+
+async def _transaction(
+    smtp: aiosmtplib.SMTP, peer: str, envelope: Envelope, outcomes: dict[str, Outcome]
+) -> None:
+    mail_from, recipients, raw = envelope.mail_from, envelope.recipients, envelope.raw
     ascii_addresses = mail_from.isascii() and all(r.isascii() for r in recipients)
     options = []
     if smtp.supports_extension("size"):
@@ -192,7 +224,8 @@ async def _transaction(
             refusal = Outcome(
                 553, f"{peer} does not support SMTPUTF8, needed for an internationalized address"
             )
-            return dict.fromkeys(recipients, refusal)
+            outcomes.update(dict.fromkeys(recipients, refusal))
+            return
         options.append("SMTPUTF8")
     encoding = "ascii" if ascii_addresses else "utf-8"
     await smtp.mail(mail_from, options=options, encoding=encoding)
@@ -201,13 +234,14 @@ async def _transaction(
         try:
             await smtp.rcpt(recipient, encoding=encoding)
         except aiosmtplib.SMTPRecipientRefused as exc:
+            if exc.code == 421:
+                raise
             outcomes[recipient] = _reply(exc)
         else:
             accepted.append(recipient)
     if not accepted:
         await smtp.rset()
-        return outcomes
+        return
     response = await smtp.data(raw)
     for recipient in accepted:
         outcomes[recipient] = _reply(response)
-    return outcomes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ssl
 
 __all__ = ["client_context", "server_context"]
@@ -20,8 +21,12 @@ def server_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     return context
 
 
+@functools.lru_cache(maxsize=8)
 def client_context(*, verify: bool = True, cafile: str | None = None) -> ssl.SSLContext:
-    """A client context; ``verify=False`` is for opportunistic STARTTLS to MX hosts, as mail servers do."""
+    """A client context; ``verify=False`` is for opportunistic STARTTLS to MX hosts, as mail servers do.
+
+    Contexts are cached: building one loads the system's CA certificates, which takes milliseconds.
+    """
     context = ssl.create_default_context(cafile=cafile)
     if not verify:
         context.check_hostname = False
