@@ -171,7 +171,8 @@ class DeliveryWorker:
             Envelope(message[0].inbox_id, [row.recipient for row in message], raws[message[0].raw_sha256])
             for message in job
         ]
-        common = {"local_hostname": settings.default_domain, "step_timeout": settings.delivery_timeout}
+        local_hostname = settings.hostname or settings.default_domain
+        common = {"local_hostname": local_hostname, "step_timeout": settings.delivery_timeout}
         if self._relay is not None:
             return _by_id(job, await transmit(self._relay, envelopes, **common))  # type: ignore[arg-type]
         domain = job[0][0].recipient.rpartition("@")[2]
