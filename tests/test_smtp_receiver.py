@@ -248,3 +248,158 @@ def test_the_sync_client_serves_smtp(tmp_path: object) -> None:
             smtp.send_message(message)
         client._portal.call(processed(client.async_client))
         assert client.inboxes.messages.list(inbox_id=inbox.inbox_id).count == 1
+
+
+@pytest.fixture
+async def tls_server(
+    database_url: str, clock: ManualClock, tls_files: tuple[object, object]
+) -> AsyncIterator[AsyncAgentInbox]:
+    """The receiver with a certificate configured, so it offers STARTTLS."""
+    cert, key = tls_files
+    client = AsyncAgentInbox(
+        database_url=database_url,
+        default_domain="agents.test",
+        smtp_listen="127.0.0.1:0",
+        tls_cert_file=str(cert),
+        tls_key_file=str(key),
+        clock=clock,
+    )
+    await client.inboxes.create(username="desk")
+    await client.start()
+    yield client
+    await client.close()
+
+
+async def test_starttls_with_aiosmtplib(
+    tls_server: AsyncAgentInbox, tls_files: tuple[object, object]
+) -> None:
+    from agentinbox.smtp.tls import client_context
+
+    host, port = tls_server.smtp_address or ("", 0)
+    smtp = aiosmtplib.SMTP(hostname=host, port=port, start_tls=False, tls_context=None)
+    await smtp.connect()
+    await smtp.ehlo()
+    assert smtp.supports_extension("starttls")
+    await smtp.starttls(tls_context=client_context(cafile=str(tls_files[0])))  # verifies the certificate
+    await smtp.ehlo()
+    assert not smtp.supports_extension("starttls")  # offered only before TLS (RFC 3207 §4.2)
+    assert smtp.get_transport_info("sslcontext") is not None
+    errors, reply = await smtp.sendmail("carol@example.com", ["desk@agents.test"], RAW)
+    assert errors == {} and reply.startswith("2.0.0")
+    await smtp.quit()
+    await processed(tls_server)
+    listing = await tls_server.inboxes.messages.list(inbox_id="desk@agents.test")
+    assert listing.count == 1 and listing.messages[0].subject == "Over SMTP"
+
+
+async def test_starttls_with_swaks(tls_server: AsyncAgentInbox) -> None:
+    swaks = shutil.which("swaks")
+    if swaks is None:
+        pytest.skip("swaks is not installed (.ci/run installs it from Debian's packages)")
+    host, port = tls_server.smtp_address or ("", 0)
+    process = await asyncio.create_subprocess_exec(
+        swaks, "--server", host, "--port", str(port), "--tls", "--from", "carol@example.com",
+        "--to", "desk@agents.test", "--header", "Subject: via swaks over TLS", "--helo", "client.example.com",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    text = output.decode(errors="replace")
+    assert process.returncode == 0, text
+    assert "STARTTLS" in text and "TLS started" in text and "250 2.0.0 Message accepted" in text
+    await processed(tls_server)
+    listing = await tls_server.inboxes.messages.list(inbox_id="desk@agents.test")
+    assert listing.count == 1 and listing.messages[0].subject == "via swaks over TLS"
+
+
+async def test_no_starttls_without_a_certificate(server: AsyncAgentInbox) -> None:
+    host, port = server.smtp_address or ("", 0)
+    smtp = aiosmtplib.SMTP(hostname=host, port=port, start_tls=False)
+    await smtp.connect()
+    await smtp.ehlo()
+    assert not smtp.supports_extension("starttls")
+    response = await smtp.execute_command(b"STARTTLS")
+    assert response.code == 454
+    await smtp.quit()
+
+
+async def test_an_unreadable_certificate_is_a_validation_error(database_url: str, tmp_path: object) -> None:
+    from agentinbox import ValidationError
+
+    bad = AsyncAgentInbox(
+        database_url=database_url, smtp_listen="127.0.0.1:0", tls_cert_file=f"{tmp_path}/missing.pem"
+    )
+    with pytest.raises(ValidationError) as caught:
+        await bad.start()
+    assert caught.value.errors[0]["path"] == ["tls_cert_file"]
+    await bad.close()
+
+
+async def test_smtputf8_with_aiosmtplib(server: AsyncAgentInbox) -> None:
+    """A non-ASCII sender with MAIL's SMTPUTF8 parameter (RFC 6531); the UTF-8 headers arrive intact."""
+    host, port = server.smtp_address or ("", 0)
+    raw = (
+        "From: Jörg Müller <jörg@bücher.example>\r\nTo: desk@agents.test\r\nSubject: Grüße, 你好\r\n"
+        "Message-ID: <utf8-1@bücher.example>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nSchöne Grüße\r\n"
+    ).encode()
+    async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False) as smtp:
+        await smtp.ehlo()
+        assert smtp.supports_extension("smtputf8")
+        await smtp.mail("jörg@bücher.example", options=["SMTPUTF8", "BODY=8BITMIME"], encoding="utf-8")
+        await smtp.rcpt("desk@agents.test")
+        reply = await smtp.data(raw)
+    assert reply.code == 250
+    await processed(server)
+    listing = await server.inboxes.messages.list(inbox_id="desk@agents.test")
+    assert listing.count == 1
+    message = await server.inboxes.messages.get(
+        inbox_id="desk@agents.test", message_id=listing.messages[0].message_id
+    )
+    assert message.subject == "Grüße, 你好" and "jörg@bücher.example" in message.from_
+    assert "Schöne Grüße" in (message.text or "")
+    stored = await server.inboxes.messages.get_raw(inbox_id="desk@agents.test", message_id=message.message_id)
+    assert stored.content == raw
+
+
+async def test_smtputf8_with_swaks(server: AsyncAgentInbox) -> None:
+    """swaks (no SMTPUTF8 option of its own) with a non-ASCII sender and 8-bit UTF-8 headers."""
+    swaks = shutil.which("swaks")
+    if swaks is None:
+        pytest.skip("swaks is not installed (.ci/run installs it from Debian's packages)")
+    host, port = server.smtp_address or ("", 0)
+    process = await asyncio.create_subprocess_exec(
+        swaks, "--server", host, "--port", str(port), "--from", "jörg@bücher.example", "--to", "desk@agents.test",
+        "--header", "Subject: Grüße aus Köln", "--header", "Content-Type: text/plain; charset=utf-8",
+        "--body", "Schöne Grüße", "--helo", "client.example.com",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, output.decode(errors="replace")
+    await processed(server)
+    listing = await server.inboxes.messages.list(inbox_id="desk@agents.test")
+    assert listing.count == 1
+    message = await server.inboxes.messages.get(
+        inbox_id="desk@agents.test", message_id=listing.messages[0].message_id
+    )
+    assert message.subject == "Grüße aus Köln" and "jörg@bücher.example" in message.from_
+    assert "Schöne Grüße" in (message.text or "")
+
+
+async def test_concurrent_accepts_share_one_commit(
+    server: AsyncAgentInbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Accepts that arrive while one commits go into one transaction (on PostgreSQL as on SQLite)."""
+    groups: list[int] = []
+    original = inbound_queue.enqueue_many
+
+    def counting(conn: object, messages: list[inbound_queue.Accepted], *, now: int) -> list[int]:
+        groups.append(len(messages))
+        return original(conn, messages, now=now)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(inbound_queue, "enqueue_many", counting)
+    receiving = server._receiving
+    assert receiving is not None
+    raws = [RAW.replace(b"smtp-1@", f"smtp-{n}@".encode()) for n in range(10)]
+    await asyncio.gather(*(receiving.accept(raw, "c@example.com", ["desk@agents.test"]) for raw in raws))
+    assert groups == [10]
+    await processed(server)
+    assert (await server.inboxes.messages.list(inbox_id="desk@agents.test")).count == 10
