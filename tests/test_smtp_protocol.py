@@ -226,3 +226,16 @@ PATHS = [
 async def test_fast_path_parser_agrees_with_aiosmtpd(path: str) -> None:
     protocol = SMTPProtocol(Recorder(), hostname="test", data_timeout=1)
     assert protocol._getaddr(path) == SMTP._getaddr(protocol, path)
+
+
+async def test_help_same_as_stock(servers: Any) -> None:
+    """HELP still lists DATA, whose method is replaced."""
+    stock_server, own_server = await servers(LIMIT)
+    answers = []
+    for served in (stock_server, own_server):
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        await reader.readline()
+        writer.write(b"HELP\r\nHELP DATA\r\nQUIT\r\n")
+        answers.append(await asyncio.wait_for(reader.read(), timeout=20))
+        writer.close()
+    assert answers[0] == answers[1] and b"DATA" in answers[1]

@@ -61,6 +61,7 @@ class Receiving:
 
     async def _commit_pending(self) -> None:
         """Commit what is pending, a group per transaction, until nothing is; then answer each waiter."""
+        group: list[_Pending] = []
         try:
             while self._pending:
                 group, self._pending = self._pending[:_MAX_GROUP], self._pending[_MAX_GROUP:]
@@ -79,6 +80,10 @@ class Receiving:
                 self.worker.wake()
         finally:
             self._committing = None
+            # Only when cancelled (the loop is shutting down): nobody waits on an answer forever.
+            for _, done in [*group, *self._pending]:
+                done.cancel()
+            self._pending = []
 
     def _tls_context(self) -> ssl.SSLContext | None:
         """STARTTLS's context when ``tls_cert_file`` is set; a ValidationError if it cannot be loaded."""

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from aiosmtpd.smtp import MISSING, SMTP
+from aiosmtpd.smtp import MISSING, SMTP, syntax
 
 __all__ = ["LINE_LIMIT", "SMTPListener", "SMTPProtocol", "unstuff"]
 
@@ -191,6 +191,7 @@ class SMTPProtocol(SMTP):
         logger.error("SMTP session %r failed", self.session and self.session.peer, exc_info=error)
         return "451 4.3.0 Internal error; try again later"
 
+    @syntax("DATA")  # so HELP still lists it
     async def smtp_DATA(self, arg: str) -> None:
         """DATA as aiosmtpd does it (same checks, replies and content), read in chunks."""
         if await self.check_helo_needed():
