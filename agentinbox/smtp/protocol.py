@@ -17,7 +17,7 @@ from typing import Any
 
 from aiosmtpd.smtp import MISSING, SMTP, syntax
 
-__all__ = ["LINE_LIMIT", "SMTPListener", "SMTPProtocol", "unstuff"]
+__all__ = ["LINE_LIMIT", "READ_LIMIT", "SMTPListener", "SMTPProtocol", "unstuff"]
 
 logger = logging.getLogger("agentinbox.smtp")
 
@@ -117,9 +117,9 @@ class SMTPProtocol(SMTP):
     """aiosmtpd's ``SMTP`` with a chunked DATA reader, a total DATA time limit and connection refusal.
 
     Keyword arguments beyond aiosmtpd's: ``data_timeout`` caps a whole DATA transfer in seconds (aiosmtpd's
-    ``timeout`` then applies per chunk and between commands); ``refusal``, when set, is sent instead of the
-    greeting and the connection closed (the listener's answer to too many connections); ``on_close`` is
-    called once the connection is gone.
+    ``timeout`` applies between commands and, within DATA, to each ``READ_LIMIT`` chunk); ``refusal``, when
+    set, is sent instead of the greeting and the connection closed (the listener's answer to too many
+    connections); ``on_close`` is called once the connection is gone. A timeout is announced with 421.
     """
 
     # aiosmtpd sizes its StreamReader from this attribute (only there once smtp_DATA is replaced): a large
@@ -280,11 +280,20 @@ class SMTPProtocol(SMTP):
 class SMTPListener:
     """Serves ``SMTPProtocol`` on the running loop, tracking its sessions so it can refuse and stop them.
 
-    ``protocol_options`` go to each ``SMTPProtocol`` (handler hooks' limits, TLS, AUTH for submission).
+    ``protocol_class`` may be a subclass (submission's, with AUTH); ``protocol_options`` go to each
+    instance (hostname, limits, TLS context, AUTH settings).
     """
 
-    def __init__(self, handler: Any, *, max_connections: int, **protocol_options: Any) -> None:
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        max_connections: int,
+        protocol_class: type[SMTPProtocol] = SMTPProtocol,
+        **protocol_options: Any,
+    ) -> None:
         self._handler = handler
+        self._protocol_class = protocol_class
         self._max_connections = max_connections
         self._options = protocol_options
         self._server: asyncio.Server | None = None
@@ -300,7 +309,7 @@ class SMTPListener:
         if len(self._sessions) >= self._max_connections:
             hostname = self._options.get("hostname", "")
             refusal = f"421 4.7.0 {hostname} Too many connections, try again later"
-        protocol = SMTPProtocol(
+        protocol = self._protocol_class(
             self._handler, refusal=refusal, on_close=self._sessions.discard, **self._options
         )
         self._sessions.add(protocol)
