@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import shutil
@@ -47,17 +48,37 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 # --- the servers under test (run as `smtp_accept.py --serve KIND --dir DIR`) -------------------------------
 
 
-async def serve_agentinbox(folder: Path) -> None:
-    """agentinbox's receiver on an ephemeral loopback port; answers ``count`` on stdin with the stored count."""
+async def serve_agentinbox(folder: Path, *, mode: str, port: int) -> None:
+    """agentinbox's receiver on a loopback port; answers ``count`` on stdin with the stored count.
+
+    ``mode`` is ``full`` (receiver and inbound worker), ``accept`` (receiver only: the worker is kept from
+    starting, so accepted mail stays queued), ``drain`` (no receiver: ``start`` on stdin starts the worker,
+    which processes what an earlier process queued) or ``reuseport`` (receiver and worker on ``port``,
+    bound with SO_REUSEPORT so that several processes share it and the kernel spreads connections).
+    """
     sys.path.insert(0, str(HERE.parent))
     from agentinbox import AsyncAgentInbox
+    from agentinbox.pipeline.inbound_worker import InboundWorker
 
+    if mode == "accept":
+        InboundWorker.start = lambda self: None  # type: ignore[method-assign]
+    if mode == "reuseport":
+        loop = asyncio.get_running_loop()
+        create_server = loop.create_server
+        loop.create_server = functools.partial(create_server, reuse_port=True)  # type: ignore[method-assign]
     url = f"sqlite+aiosqlite:///{folder / 'agentinbox.db'}"
-    async with AsyncAgentInbox(database_url=url, default_domain=DOMAIN, smtp_listen="127.0.0.1:0") as client:
-        inbox = await client.inboxes.create(username="bench")
-        await client.start()
-        assert client.smtp_address is not None
-        _say({"port": client.smtp_address[1], "database": str(folder / "agentinbox.db")})
+    listen = "" if mode == "drain" else f"127.0.0.1:{port}"
+    async with AsyncAgentInbox(database_url=url, default_domain=DOMAIN, smtp_listen=listen) as client:
+        inbox = await client.inboxes.create(username="bench", client_id="bench")
+        if mode != "drain":
+            await client.start()
+        assert mode == "drain" or client.smtp_address is not None
+        _say(
+            {
+                "port": client.smtp_address[1] if client.smtp_address else 0,
+                "database": str(folder / "agentinbox.db"),
+            }
+        )
 
         async def count() -> dict[str, int]:
             stored, token = 0, None
@@ -70,7 +91,11 @@ async def serve_agentinbox(folder: Path) -> None:
                 if token is None:
                     return {"stored": stored}
 
-        await _obey({"count": count})
+        async def start() -> dict[str, int]:
+            await client.start()
+            return {}
+
+        await _obey({"count": count, "start": start})
 
 
 async def serve_aiosmtpd(folder: Path) -> None:
@@ -181,9 +206,22 @@ def _tree_cpu(pid: int) -> float:
     return total
 
 
-def start_python_server(kind: str, folder: Path) -> Server:
+def start_python_server(kind: str, folder: Path, *, mode: str = "full", port: int = 0) -> Server:
+    """A server of this script in a process of its own, once it listens (or, for ``drain``, has opened)."""
+    serve = "aiosmtpd" if kind == "aiosmtpd" else "agentinbox"
     process = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--serve", kind, "--dir", str(folder)],
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--serve",
+            serve,
+            "--dir",
+            str(folder),
+            "--mode",
+            mode,
+            "--port",
+            str(port),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -281,35 +319,66 @@ def queue_length(database: str) -> int:
 
 
 def measure(kind: str, *, messages: int, sessions: int, size: int, reuse: bool) -> Result:
+    """One smtp-source run against a fresh server of ``kind``, and for agentinbox the wait until processed.
+
+    Kinds beyond the three compared: ``agentinbox-accept-only`` (the worker kept off during the load; then
+    the server is stopped and a new process without a receiver drains the queue, as after a restart),
+    and ``agentinbox-xN`` (N processes sharing one port through SO_REUSEPORT and one SQLite database).
+    """
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as name:
         folder = Path(name)
-        server = start_haraka(folder) if kind == "haraka" else start_python_server(kind, folder)
+        servers: list[Server] = []
         try:
+            if kind == "haraka":
+                servers.append(start_haraka(folder))
+            elif kind.startswith("agentinbox-x"):
+                port = free_port()
+                for _ in range(int(kind.removeprefix("agentinbox-x"))):
+                    servers.append(start_python_server(kind, folder, mode="reuseport", port=port))
+            elif kind == "agentinbox-accept-only":
+                servers.append(start_python_server(kind, folder, mode="accept"))
+            else:
+                servers.append(start_python_server(kind, folder))
+            server = servers[0]
             command = [SMTP_SOURCE, "-c", "-s", str(sessions), "-m", str(messages), "-l", str(size)]
             command += ["-d"] if reuse else []
             command += ["-f", SENDER, "-t", RECIPIENT, "-M", "client.example", f"127.0.0.1:{server.port}"]
-            cpu_before = server.cpu_seconds()
+            cpu_before = sum(s.cpu_seconds() for s in servers)
             start = time.monotonic()
             run = subprocess.run(command, capture_output=True, text=True, timeout=3600)
             end = time.monotonic()
-            cpu = server.cpu_seconds() - cpu_before
+            cpu = sum(s.cpu_seconds() for s in servers) - cpu_before
             counts = run.stdout.replace("\r", " ").split()
             accepted = int(counts[-1]) if counts and counts[-1].isdigit() else 0
             error = "" if run.returncode == 0 else (run.stderr.strip().splitlines() or ["failed"])[-1]
             drain = processed = None
-            if kind == "agentinbox":
+            if kind.startswith("agentinbox"):
                 database = str(server.info["database"])
-                while queue_length(database) > 0 and time.monotonic() - end < 1800:
+                began = start
+                if kind == "agentinbox-accept-only":
+                    for s in servers:
+                        s.stop()
+                    servers = [start_python_server(kind, folder, mode="drain")]
+                    server = servers[0]
+                    cpu_before = server.cpu_seconds()
+                    began = time.monotonic()
+                    server.ask("start")
+                while queue_length(database) > 0 and time.monotonic() - began < 1800:
                     time.sleep(0.02)
                 done = time.monotonic()
-                drain, processed = done - end, accepted / (done - start)
-                cpu = server.cpu_seconds() - cpu_before
+                drain, processed = done - began, accepted / (done - began)
+                if kind == "agentinbox-accept-only":
+                    drain = done - began
+                else:
+                    drain = done - end
+                    cpu = sum(s.cpu_seconds() for s in servers) - cpu_before
             elif kind == "haraka":
                 time.sleep(0.2)  # the last fsync'd files are listed
             stored = server.stored()
             return Result(kind, reuse, messages, accepted, end - start, cpu, stored, drain, processed, error)
         finally:
-            server.stop()
+            for s in servers:
+                s.stop()
 
 
 # --- the report ------------------------------------------------------------------------------------------------
@@ -323,21 +392,21 @@ def report(results: list[Result], rounds: int) -> None:
 
     print("\nEach run, in the order measured:")
     print(
-        f"{'server':<11} {'conn':<6} {'sent':>6} {'250s':>6} {'stored':>6} {'s':>7} {'acc/s':>7} "
+        f"{'server':<22} {'conn':<6} {'sent':>6} {'250s':>6} {'stored':>6} {'s':>7} {'acc/s':>7} "
         f"{'cpu ms/msg':>10} {'drain s':>8} {'proc/s':>7}  error"
     )
     for r in results:
         drain = f"{r.drain_seconds:8.2f}" if r.drain_seconds is not None else " " * 8
         processed = f"{r.processed_rate:7.0f}" if r.processed_rate is not None else " " * 7
         print(
-            f"{r.kind:<11} {'reuse' if r.reuse else 'new':<6} {r.messages:>6} {r.accepted:>6} {r.stored:>6} "
+            f"{r.kind:<22} {'reuse' if r.reuse else 'new':<6} {r.messages:>6} {r.accepted:>6} {r.stored:>6} "
             f"{r.seconds:7.2f} {r.rate:7.0f} {1000 * r.cpu_seconds / max(r.accepted, 1):10.2f} {drain} "
             f"{processed}  {r.error}"
         )
-    kinds = [k for k in SERVERS if any(r.kind == k for r in results)]
+    kinds = list(dict.fromkeys(r.kind for r in results))
     print(f"\nAccepted messages/s (median of {rounds} round(s)), and ratios:")
     print(
-        f"{'server':<11} {'new conn':>9} {'reuse -d':>9} {'÷aiosmtpd new':>14} {'÷aiosmtpd -d':>13} "
+        f"{'server':<22} {'new conn':>9} {'reuse -d':>9} {'÷aiosmtpd new':>14} {'÷aiosmtpd -d':>13} "
         f"{'÷haraka new':>12} {'÷haraka -d':>11}"
     )
     for kind in kinds:
@@ -353,20 +422,22 @@ def report(results: list[Result], rounds: int) -> None:
             ):
                 mine, theirs = median(kind, reuse, "rate"), median(peer, reuse, "rate")
                 ratios.append(f"{mine / theirs:{width}.2f}" if mine and theirs else f"{'-':>{width}}")
-        print(f"{kind:<11} {cells[0]} {cells[1]} {' '.join(ratios)}")
-    agent = [r for r in results if r.kind == "agentinbox"]
+        print(f"{kind:<22} {cells[0]} {cells[1]} {' '.join(ratios)}")
+    agent = [k for k in kinds if k.startswith("agentinbox")]
     if agent:
         print("\nagentinbox, fully processed (inbound queue empty, stored count read through the API):")
+    for kind in agent:
         for reuse in (False, True):
-            processed, drain = (
-                median("agentinbox", reuse, "processed_rate"),
-                median("agentinbox", reuse, "drain_seconds"),
+            processed, drain = median(kind, reuse, "processed_rate"), median(kind, reuse, "drain_seconds")
+            if processed is None or drain is None:
+                continue
+            if kind == "agentinbox-accept-only":
+                how = f"drained by a fresh process in {drain:.2f} s"
+            else:
+                how = f"all visible {drain:.2f} s after the last 250"
+            print(
+                f"  {kind:<22} {'reuse -d' if reuse else 'new conn'}: {processed:5.0f} processed msgs/s, {how}"
             )
-            if processed is not None and drain is not None:
-                print(
-                    f"  {'reuse -d' if reuse else 'new conn'}: {processed:.0f} processed msgs/s, "
-                    f"all visible {drain:.2f} s after the last 250"
-                )
     lost = [r for r in results if r.stored != r.accepted or r.error]
     print(
         "\n250s == stored in every run: "
@@ -378,6 +449,10 @@ def report(results: list[Result], rounds: int) -> None:
     )
 
 
+def _is_acceptors(kind: str) -> bool:
+    return kind.startswith("agentinbox-x") and kind.removeprefix("agentinbox-x").isdigit()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -387,21 +462,31 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=5_000, help="message payload bytes (smtp-source -l)")
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds; the table shows medians")
     parser.add_argument(
-        "--servers", default=",".join(SERVERS), help="comma-separated subset of " + ", ".join(SERVERS)
+        "--servers",
+        default=",".join(SERVERS),
+        help="comma-separated, from "
+        + ", ".join(SERVERS)
+        + ", agentinbox-accept-only (then drained by a fresh process), agentinbox-xN (N processes on one "
+        "port with SO_REUSEPORT)",
     )
     parser.add_argument(
         "--modes", default="new,reuse", help="new (a connection per message), reuse (-d), or both"
     )
     parser.add_argument("--serve", choices=["agentinbox", "aiosmtpd"], help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--mode", default="full", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run((serve_agentinbox if args.serve == "agentinbox" else serve_aiosmtpd)(args.dir))
+        if args.serve == "agentinbox":
+            asyncio.run(serve_agentinbox(args.dir, mode=args.mode, port=args.port))
+        else:
+            asyncio.run(serve_aiosmtpd(args.dir))
         return
     if not os.access(SMTP_SOURCE, os.X_OK):
         raise SystemExit(f"{SMTP_SOURCE} is missing: apt-get install postfix")
     kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
-    unknown = set(kinds) - set(SERVERS)
+    unknown = {k for k in kinds if k not in (*SERVERS, "agentinbox-accept-only") and not _is_acceptors(k)}
     if unknown:
         raise SystemExit(f"unknown servers: {', '.join(sorted(unknown))}")
     modes = [m.strip() == "reuse" for m in args.modes.split(",") if m.strip()]

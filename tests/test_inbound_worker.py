@@ -188,3 +188,24 @@ async def test_mail_for_an_inbox_deleted_since_it_was_accepted_is_dequeued_unsto
     await run_worker(engine)
     assert await queue_rows(engine) == []
     assert await stored_ids(engine) == {"<m1@example.com>"}
+
+
+async def test_a_stale_batch_never_takes_a_message_queued_after_it_was_read(
+    engine: AsyncAgentInbox, database_url: str
+) -> None:
+    """Two workers read the same queue row; one stores it, then a new message is queued (on SQLite under the
+    same row id, freed by the delete). The other worker's stale batch must leave the new message queued."""
+    ctx = await engine._context()
+    await enqueue(engine, mail(1))
+    stale = await ctx.db.read(inbound_worker._load_due, now=ctx.clock.now(), limit=10)
+    fresh = await ctx.db.read(inbound_worker._load_due, now=ctx.clock.now(), limit=10)
+    for batch in (fresh, stale):
+        inbound_worker._prepare_all(batch)
+    await ctx.db.write(inbound_worker._store_batch, fresh, clock=ctx.clock, subject_window=0)
+    new_id = await enqueue(engine, mail(2))
+    if database_url.startswith("sqlite"):
+        assert new_id == stale[0].queue_id  # the case this guards against
+    await ctx.db.write(inbound_worker._store_batch, stale, clock=ctx.clock, subject_window=0)
+    assert [row.id for row in await queue_rows(engine)] == [new_id]
+    await run_worker(engine)
+    assert await stored_ids(engine) == {"<m1@example.com>", "<m2@example.com>"}

@@ -41,6 +41,8 @@ class _Entry:
     """One queued message on its way to storage."""
 
     queue_id: int
+    raw_sha256: str
+    received_at: int
     rcpt_to: list[str]
     attempts: int
     raw: bytes
@@ -157,7 +159,7 @@ def _retry_delay(attempts: int) -> int:
 def _load_due(conn: Connection, *, now: int, limit: int) -> list[_Entry]:
     """The due queued messages with their bytes, oldest first."""
     return [
-        _Entry(row.id, list(row.rcpt_to), row.attempts, raw)
+        _Entry(row.id, row.raw_sha256, row.received_at, list(row.rcpt_to), row.attempts, raw)
         for row, raw in inbound_queue.due_entries(conn, now=now, limit=limit)
     ]
 
@@ -178,7 +180,7 @@ def _store_batch(conn: Connection, entries: list[_Entry], *, clock: Clock, subje
     """
     now = clock.now()
     ready = [entry for entry in entries if entry.error is None]
-    taken = inbound_queue.take(conn, [entry.queue_id for entry in ready])
+    taken = inbound_queue.take(conn, [(e.queue_id, e.raw_sha256, e.received_at) for e in ready])
     wanted = dict.fromkeys(address.lower() for entry in ready for address in entry.rcpt_to)
     local = inboxes.inbox_pods(conn, list(wanted)) if taken else {}
     for entry in ready:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, tuple_, update
 
 from .blobs import blob_content, get_blob, put_blob, release_blobs
 from .tables import blobs, inbound_queue
@@ -77,15 +77,20 @@ def due_entries(conn: Connection, *, now: int, limit: int) -> list[tuple[Any, by
     return [(row, blob_content(row.compressed, row.data)) for row in rows]
 
 
-def take(conn: Connection, queue_ids: Sequence[int]) -> dict[int, str]:
+def take(conn: Connection, entries: Sequence[tuple[int, str, int]]) -> dict[int, str]:
     """Remove messages from the queue in the transaction that stores them; returns id → raw blob key of those
     still queued (another worker processed the rest meanwhile). The caller releases those blob references
-    with ``release_blobs`` after storing, so a blob the stored message shares is never dropped midway."""
-    if not queue_ids:
+    with ``release_blobs`` after storing, so a blob the stored message shares is never dropped midway.
+
+    Each entry is (id, raw_sha256, received_at) as read: SQLite hands the id of a deleted last row to the
+    next insert, so the id alone could name a message accepted after this worker read the queue.
+    """
+    if not entries:
         return {}
+    identity = tuple_(inbound_queue.c.id, inbound_queue.c.raw_sha256, inbound_queue.c.received_at)
     rows = conn.execute(
         delete(inbound_queue)
-        .where(inbound_queue.c.id.in_(list(queue_ids)))
+        .where(identity.in_([tuple(entry) for entry in entries]))
         .returning(inbound_queue.c.id, inbound_queue.c.raw_sha256)
     )
     return {row.id: row.raw_sha256 for row in rows}
