@@ -15,7 +15,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import format_datetime
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -24,7 +23,7 @@ from ..errors import AgentInboxError, MessageRejectedError, NotFoundError, Valid
 from ..mail.addresses import address_key, parse_address_list, validate_address
 from ..mail.compose import make_message_id
 from ..mail.parse import parse_message
-from ..smtp.receiver import parse_listen
+from ..smtp.receiver import ReceiverLimits, parse_listen
 from ..smtp.submission import SMTPSubmission
 from ..smtp.tls import server_context
 from ..store import api_keys, inboxes, messages
@@ -247,7 +246,7 @@ class Submission:
             return f"550 5.1.0 The inbox <{sender.inbox_id}> no longer exists"
         except AgentInboxError as exc:
             return f"554 5.6.0 {_one_line(exc.message)}"
-        _wake_delivery(ctx)
+        ctx.wake_delivery()
         return reply
 
     async def start(self) -> None:
@@ -269,6 +268,12 @@ class Submission:
             self,
             hostname=settings.default_domain,
             data_size_limit=settings.max_message_size,
+            limits=ReceiverLimits(
+                max_connections=settings.smtp_max_connections,
+                max_recipients=settings.smtp_max_recipients,
+                idle_timeout=settings.smtp_idle_timeout,
+                data_timeout=settings.smtp_data_timeout,
+            ),
             tls_context=tls,
         )
         self.address = await server.start(host, port)
@@ -284,13 +289,6 @@ class Submission:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:400]
-
-
-def _wake_delivery(ctx: Context) -> None:
-    """Tell the delivery workers (when running) that remote deliveries are queued."""
-    wake: Any = getattr(ctx, "wake_delivery", None)
-    if callable(wake):
-        wake()
 
 
 def _recipients(values: Sequence[str]) -> list[str]:

@@ -1,24 +1,25 @@
 """The SMTP submission server (RFC 6409): mail from authenticated users, to be sent as one of our inboxes.
 
-It runs aiosmtpd's protocol on the engine's own event loop and, like the receiver, knows nothing of
-storage: a ``SubmissionPolicy`` decides credentials, senders and recipients, and stores what is submitted.
+It runs ``protocol.SMTPProtocol`` (aiosmtpd with chunked DATA and limits) on the engine's own event loop
+and, like the receiver, knows nothing of storage: a ``SubmissionPolicy`` decides credentials, senders and recipients, and stores what is submitted.
 What this module does itself is the protocol: AUTH PLAIN and LOGIN (RFC 4954), offered only over TLS or on
 a loopback connection (elsewhere AUTH gets 538 and mail commands 530), STARTTLS when there is a
-certificate, and the same limits as the receiver. Only when the policy has stored a message does the
+certificate, and the receiver's limits (``ReceiverLimits``). Only when the policy has stored a message does the
 client get 250; if storing fails it gets 451 and tries again.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import ipaddress
 import logging
 import ssl
 from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from .protocol import SMTPProtocol
+from .receiver import ReceiverLimits
 
 __all__ = ["SMTPSubmission", "SubmissionHandler", "SubmissionPolicy", "SubmissionProtocol"]
 
@@ -35,8 +36,6 @@ COMMAND_LIMITS = {
     "RSET": 10_000,
     "NOOP": 100,
 }
-MAX_RECIPIENTS = 100  # RFC 5321 §4.5.3.1.8 asks for at least 100
-IDLE_TIMEOUT = 300  # seconds between commands (RFC 5321 §4.5.3.2.7 suggests 5 minutes)
 TEMPORARY_AUTH_FAILURE = "454 4.7.0 Temporary authentication failure; try again later"
 
 
@@ -71,8 +70,8 @@ def _is_loopback(peer: object) -> bool:
     return address.is_loopback
 
 
-class SubmissionProtocol(SMTP):
-    """aiosmtpd's SMTP with AUTH required, checked asynchronously by the policy, and allowed only over TLS
+class SubmissionProtocol(SMTPProtocol):
+    """The shared SMTP protocol with AUTH required, checked asynchronously by the policy, and allowed only over TLS
     or from loopback."""
 
     def __init__(self, handler: SubmissionHandler, **kwargs: Any) -> None:
@@ -120,7 +119,7 @@ class SubmissionProtocol(SMTP):
 class SubmissionHandler:
     """aiosmtpd hooks: the authenticated identity's sender and recipients, and storing at end of DATA."""
 
-    def __init__(self, policy: SubmissionPolicy, *, max_recipients: int = MAX_RECIPIENTS) -> None:
+    def __init__(self, policy: SubmissionPolicy, *, max_recipients: int) -> None:
         self.policy = policy
         self._max_recipients = max_recipients
 
@@ -175,7 +174,8 @@ class SubmissionHandler:
 
 
 class SMTPSubmission:
-    """A listening submission server on the running loop, with its open sessions, for a prompt shutdown."""
+    """A listening submission server on the running loop; refuses connections over the limit, and closes
+    every session on stop."""
 
     def __init__(
         self,
@@ -183,35 +183,35 @@ class SMTPSubmission:
         *,
         hostname: str,
         data_size_limit: int,
+        limits: ReceiverLimits | None = None,
         tls_context: ssl.SSLContext | None = None,
     ) -> None:
-        self._handler = SubmissionHandler(policy)
+        self._limits = limits or ReceiverLimits()
+        self._handler = SubmissionHandler(policy, max_recipients=self._limits.max_recipients)
         self._hostname = hostname
         self._data_size_limit = data_size_limit
         self._tls_context = tls_context
         self._server: asyncio.Server | None = None
-        self._sessions: set[SMTP] = set()
+        self._sessions: set[SMTPProtocol] = set()
 
-    def _protocol(self) -> SMTP:
+    def _protocol(self) -> SubmissionProtocol:
+        refusal = None
+        if len(self._sessions) >= self._limits.max_connections:
+            refusal = f"421 4.7.0 {self._hostname} Too many connections, try again later"
         protocol = SubmissionProtocol(
             self._handler,
+            refusal=refusal,
+            on_close=self._sessions.discard,
             hostname=self._hostname,  # never socket.getfqdn(), which can block the loop
             enable_SMTPUTF8=True,
             decode_data=False,
             data_size_limit=self._data_size_limit,
-            timeout=IDLE_TIMEOUT,
+            timeout=self._limits.idle_timeout,
+            data_timeout=self._limits.data_timeout,
             command_call_limit=COMMAND_LIMITS,
             tls_context=self._tls_context,
         )
         self._sessions.add(protocol)
-        original = protocol.connection_lost
-
-        @functools.wraps(original)
-        def connection_lost(error: Exception | None) -> Any:
-            self._sessions.discard(protocol)
-            return original(error)
-
-        protocol.connection_lost = connection_lost  # type: ignore[method-assign]
         return protocol
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
@@ -222,7 +222,10 @@ class SMTPSubmission:
         return bound[0], bound[1]
 
     async def stop(self) -> None:
-        """Stop listening and close open sessions (unacknowledged messages are the clients' to resend)."""
+        """Stop listening and close open sessions (unacknowledged messages are the clients' to resend).
+
+        Transports are closed before ``wait_closed()``, which since Python 3.12 waits for open connections.
+        """
         server, self._server = self._server, None
         if server is None:
             return
@@ -230,5 +233,7 @@ class SMTPSubmission:
         for session in list(self._sessions):
             if session.transport is not None:
                 session.transport.close()
-        with contextlib.suppress(Exception):
+        try:
             await asyncio.wait_for(server.wait_closed(), timeout=5)
+        except TimeoutError:
+            logger.warning("submission sessions still open 5 s after stop")
