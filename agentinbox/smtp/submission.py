@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from .protocol import SMTPProtocol
+from .protocol import SMTPListener, SMTPProtocol
 from .receiver import ReceiverLimits
 
 __all__ = ["SMTPSubmission", "SubmissionHandler", "SubmissionPolicy", "SubmissionProtocol"]
@@ -174,8 +174,8 @@ class SubmissionHandler:
 
 
 class SMTPSubmission:
-    """A listening submission server on the running loop; refuses connections over the limit, and closes
-    every session on stop."""
+    """A listening submission server on the running loop (the shared ``SMTPListener`` serving
+    ``SubmissionProtocol``): it refuses connections over the limit and closes every session on stop."""
 
     def __init__(
         self,
@@ -186,54 +186,25 @@ class SMTPSubmission:
         limits: ReceiverLimits | None = None,
         tls_context: ssl.SSLContext | None = None,
     ) -> None:
-        self._limits = limits or ReceiverLimits()
-        self._handler = SubmissionHandler(policy, max_recipients=self._limits.max_recipients)
-        self._hostname = hostname
-        self._data_size_limit = data_size_limit
-        self._tls_context = tls_context
-        self._server: asyncio.Server | None = None
-        self._sessions: set[SMTPProtocol] = set()
-
-    def _protocol(self) -> SubmissionProtocol:
-        refusal = None
-        if len(self._sessions) >= self._limits.max_connections:
-            refusal = f"421 4.7.0 {self._hostname} Too many connections, try again later"
-        protocol = SubmissionProtocol(
-            self._handler,
-            refusal=refusal,
-            on_close=self._sessions.discard,
-            hostname=self._hostname,  # never socket.getfqdn(), which can block the loop
+        limits = limits or ReceiverLimits()
+        self._listener = SMTPListener(
+            SubmissionHandler(policy, max_recipients=limits.max_recipients),
+            max_connections=limits.max_connections,
+            protocol_class=SubmissionProtocol,
+            hostname=hostname,  # never socket.getfqdn(), which can block the loop
             enable_SMTPUTF8=True,
             decode_data=False,
-            data_size_limit=self._data_size_limit,
-            timeout=self._limits.idle_timeout,
-            data_timeout=self._limits.data_timeout,
+            data_size_limit=data_size_limit,
+            timeout=limits.idle_timeout,
+            data_timeout=limits.data_timeout,
             command_call_limit=COMMAND_LIMITS,
-            tls_context=self._tls_context,
+            tls_context=tls_context,
         )
-        self._sessions.add(protocol)
-        return protocol
 
     async def start(self, host: str, port: int) -> tuple[str, int]:
         """Listen on ``host:port`` (port 0 picks a free one) and return the address actually bound."""
-        loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._protocol, host, port)
-        bound = self._server.sockets[0].getsockname()
-        return bound[0], bound[1]
+        return await self._listener.start(host, port)
 
     async def stop(self) -> None:
-        """Stop listening and close open sessions (unacknowledged messages are the clients' to resend).
-
-        Transports are closed before ``wait_closed()``, which since Python 3.12 waits for open connections.
-        """
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.close()
-        for session in list(self._sessions):
-            if session.transport is not None:
-                session.transport.close()
-        try:
-            await asyncio.wait_for(server.wait_closed(), timeout=5)
-        except TimeoutError:
-            logger.warning("submission sessions still open 5 s after stop")
+        """Stop listening and close open sessions (unacknowledged messages are the clients' to resend)."""
+        await self._listener.stop()
