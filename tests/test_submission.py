@@ -17,8 +17,12 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import aiosmtplib
+import dkim as dkimpy
 import pytest
+from dnsserver import LoopbackDNS
+from peers import Peer
 from sqlalchemy import func, select
+from test_dkim import loopback_dnsfunc, publish
 
 from agentinbox import AgentInbox, AsyncAgentInbox, ValidationError
 from agentinbox._clock import ManualClock
@@ -152,6 +156,58 @@ async def test_login_with_an_inbox_key_to_a_remote_address(server: AsyncAgentInb
     )
     assert [r.recipient for r in rows] == ["carol@example.com"]
     assert (await server.api_keys.get(api_key_id=key.api_key_id)).used_at is not None
+
+
+async def test_remote_mail_is_relayed_without_its_bcc_header(database_url: str, clock: ManualClock) -> None:
+    """End to end: submitted over SMTP, stored, then delivered by the delivery workers to a relay peer."""
+    relay = await Peer().start()
+    engine = AsyncAgentInbox(
+        database_url=database_url,
+        default_domain="agents.test",
+        submission_listen="127.0.0.1:0",
+        api_key=ORG_KEY,
+        relay_url=f"smtp://127.0.0.1:{relay.port}",
+        clock=clock,
+    )
+    try:
+        await engine.inboxes.create(username="desk")
+        await engine.inboxes.create(username="sales")
+        await engine.start()
+        raw = message(
+            to="Carol <carol@example.com>",
+            extra=b"Cc: sales@agents.test\r\nBcc: dave@example.org\r\nMessage-ID: <relayed@client.example>\r\n",
+        )
+        await submit(engine, raw, recipients=["carol@example.com", "dave@example.org", "sales@agents.test"])
+        assert engine._delivery is not None
+        await asyncio.wait_for(engine._delivery.idle(), timeout=30)
+        [delivered] = relay.received
+        assert sorted(delivered.rcpt_tos) == ["carol@example.com", "dave@example.org"]
+        assert delivered.mail_from == DESK and b"dave@example.org" not in delivered.data
+        assert delivered.data == await raw_of(engine, DESK, "<relayed@client.example>")
+        sent = await engine.inboxes.messages.get(inbox_id=DESK, message_id="<relayed@client.example>")
+        assert {"sent", "delivered"} <= set(sent.labels) and sent.bcc == ["dave@example.org"]
+        assert (await engine.inboxes.messages.list(inbox_id="sales@agents.test")).count == 1
+    finally:
+        await engine.close()
+        await relay.stop()
+
+
+async def test_mail_from_a_domain_with_a_key_is_dkim_signed(
+    server: AsyncAgentInbox, dns_server: LoopbackDNS
+) -> None:
+    domain = await server.domains.create(domain="signed.test")
+    publish(dns_server, domain)
+    agent = await server.inboxes.create(username="agent", domain="signed.test")
+    raw = message(from_=f"Agent <{agent.inbox_id}>", extra=b"Message-ID: <signed@client.example>\r\n")
+    await submit(
+        server, raw, recipients=["carol@example.com"], sender=agent.inbox_id, username=agent.inbox_id
+    )
+    stored_raw = await raw_of(server, agent.inbox_id, "<signed@client.example>")
+    assert stored_raw.startswith(b"DKIM-Signature: ")
+    assert dkimpy.verify(stored_raw, dnsfunc=loopback_dnsfunc(dns_server))
+    assert not dkimpy.verify(
+        stored_raw.replace(b"Hello from", b"Hello frum"), dnsfunc=loopback_dnsfunc(dns_server)
+    )
 
 
 async def test_pod_and_org_keys_may_send_as_their_inboxes(server: AsyncAgentInbox) -> None:
