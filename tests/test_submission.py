@@ -488,6 +488,10 @@ async def test_bad_recipient_syntax_gets_553(server: AsyncAgentInbox) -> None:
     with pytest.raises(aiosmtplib.SMTPRecipientRefused) as caught:
         await smtp.rcpt("no-at-sign")
     assert caught.value.code == 553
+    with pytest.raises(aiosmtplib.SMTPRecipientRefused) as caught:
+        await smtp.rcpt("ghost@agents.test")  # our domain, but no such inbox: refused now, not bounced later
+    assert caught.value.code == 550 and "5.1.1" in caught.value.message
+    await smtp.rcpt("sales@agents.test")
     smtp.close()
 
 

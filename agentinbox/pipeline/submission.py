@@ -191,11 +191,22 @@ class Submission:
         return None
 
     async def check_recipient(self, sender: Sender, address: str) -> str | None:
-        """Any well-formed address: local inboxes get their copy at once, remote ones are delivered."""
+        """Any well-formed address: local inboxes get their copy at once, remote ones are delivered. An
+        address on one of our domains without an inbox is refused now, not bounced later."""
         try:
             validate_address(address, field="rcpt_to")
         except ValidationError:
             return f"553 5.1.3 <{address}>: not a valid recipient address"
+        key = address_key(address)
+        domain = key.rpartition("@")[2]
+
+        def unknown_local(conn: Connection) -> bool:
+            if key in inboxes.inbox_pods(conn, [key]):
+                return False
+            return domain == self._ctx.settings.default_domain or inboxes.hosts_domain(conn, domain)
+
+        if await self._ctx.db.read(unknown_local):
+            return f"550 5.1.1 <{key}>: no such inbox here"
         return None
 
     async def submit(

@@ -70,6 +70,13 @@ def _is_loopback(peer: object) -> bool:
     return address.is_loopback
 
 
+class _Session(Session):
+    """aiosmtpd's session without the deprecated ``login_data`` property, which logs a warning each time
+    aiosmtpd itself sets it after a successful AUTH."""
+
+    login_data: Any = None
+
+
 class SubmissionProtocol(SMTPProtocol):
     """The shared SMTP protocol with AUTH required, checked asynchronously by the policy, and allowed only over TLS
     or from loopback."""
@@ -85,6 +92,9 @@ class SubmissionProtocol(SMTPProtocol):
         # A loopback peer (a local program or a proxy in front of us) may authenticate without TLS.
         assert self.session is not None
         self._auth_require_tls = not _is_loopback(self.session.peer)
+
+    def _create_session(self) -> Session:
+        return _Session(self.loop)
 
     def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
         # aiosmtpd checks credentials synchronously; hand them back so that _verify can await the policy.
