@@ -543,3 +543,28 @@ def test_loopback_peers(peer: tuple[object, ...]) -> None:
     assert smtp_submission._is_loopback(peer)
     assert not smtp_submission._is_loopback(("192.0.2.1", 1))
     assert not smtp_submission._is_loopback(None) and not smtp_submission._is_loopback(("not an address", 1))
+
+
+# -- the header screen alone (pure) -------------------------------------------------------------------
+
+
+def test_screen_adds_only_what_is_missing_and_keeps_the_rest_byte_for_byte() -> None:
+    from agentinbox.pipeline.submission import screen
+
+    raw = message(extra=b"Date: Mon, 1 Jan 2029 10:00:00 +0000\r\nMessage-ID: <kept@client.example>\r\n")
+    screened = screen(raw, inbox_id=DESK, smtputf8=False, now=1_800_000_000_000_000)
+    assert screened.raw == raw and screened.message_id == "<kept@client.example>"
+    headers_only = b"From: desk@agents.test\r\nSubject: no body\r\n"
+    screened = screen(headers_only, inbox_id=DESK, smtputf8=False, now=1_800_000_000_000_000)
+    assert screened.raw.startswith(headers_only) and screened.raw.endswith(b"\r\n\r\n")
+    assert (
+        screened.raw.count(b"Message-ID: ") == 1 and b"Date: Fri, 15 Jan 2027 08:00:00 +0000" in screened.raw
+    )
+
+
+def test_screen_refuses_an_empty_header() -> None:
+    from agentinbox.pipeline.submission import Refusal, screen
+
+    with pytest.raises(Refusal) as caught:
+        screen(b"\r\nJust a body\r\n", inbox_id=DESK, smtputf8=False, now=0)
+    assert caught.value.reply.startswith("550 5.7.1")
