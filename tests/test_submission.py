@@ -518,6 +518,33 @@ async def test_bad_submission_listen_is_a_validation_error(database_url: str) ->
     await bad.close()
 
 
+async def test_an_unreadable_certificate_is_a_validation_error(database_url: str, tmp_path: Path) -> None:
+    bad = AsyncAgentInbox(
+        database_url=database_url,
+        submission_listen="127.0.0.1:0",
+        tls_cert_file=str(tmp_path / "missing.pem"),
+        tls_key_file=str(tmp_path / "missing.key"),
+    )
+    with pytest.raises(ValidationError):
+        await bad.start()
+    assert bad.submission_address is None
+    await bad.close()
+
+
+async def test_without_a_certificate_no_starttls_and_the_hostname_greets(database_url: str) -> None:
+    engine = AsyncAgentInbox(
+        database_url=database_url, submission_listen="127.0.0.1:0", hostname="mail.agents.test"
+    )
+    await engine.start()
+    try:
+        smtp = await connect(engine)
+        assert not smtp.supports_extension("starttls") and smtp.supports_extension("auth")
+        assert "mail.agents.test" in smtp.last_ehlo_response.message.splitlines()[0]  # type: ignore[union-attr]
+        smtp.close()
+    finally:
+        await engine.close()
+
+
 def test_the_sync_client_serves_submission(tmp_path: Path) -> None:
     with AgentInbox(
         database_url=f"sqlite+aiosqlite:///{tmp_path}/s.db",

@@ -277,7 +277,7 @@ class Submission:
                 raise ValidationError(str(exc), path=["tls_cert_file"]) from exc
         server = SMTPSubmission(
             self,
-            hostname=settings.default_domain,
+            hostname=settings.hostname or settings.default_domain,
             data_size_limit=settings.max_message_size,
             limits=ReceiverLimits(
                 max_connections=settings.smtp_max_connections,
