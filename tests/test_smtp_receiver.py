@@ -403,3 +403,28 @@ async def test_concurrent_accepts_share_one_commit(
     assert groups == [10]
     await processed(server)
     assert (await server.inboxes.messages.list(inbox_id="desk@agents.test")).count == 10
+
+
+async def test_recipient_checks_remember_inboxes_but_not_refusals(server: AsyncAgentInbox) -> None:
+    """A new inbox receives mail at once after a refusal; one deleted while remembered is accepted, then
+    dropped by the worker, as after any deletion between accept and processing."""
+    host, port = server.smtp_address or ("", 0)
+
+    async def rcpt(address: str) -> int:
+        async with aiosmtplib.SMTP(hostname=host, port=port, start_tls=False) as smtp:
+            await smtp.ehlo()
+            await smtp.mail("c@example.com")
+            code = (await smtp.execute_command(f"RCPT TO:<{address}>".encode())).code
+            if code == 250:
+                assert (await smtp.data(RAW)).code == 250
+            return code
+
+    assert await rcpt("late@agents.test") == 550
+    await server.inboxes.create(username="late")
+    assert await rcpt("late@agents.test") == 250
+    await processed(server)
+    assert (await server.inboxes.messages.list(inbox_id="late@agents.test")).count == 1
+    await server.inboxes.delete(inbox_id="late@agents.test")
+    assert await rcpt("late@agents.test") == 250  # still remembered
+    await processed(server)
+    assert await queued(server) == 0

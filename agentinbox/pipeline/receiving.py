@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Sequence
 
 from ..errors import ValidationError
@@ -23,6 +24,8 @@ from .inbound_worker import InboundWorker
 __all__ = ["Receiving"]
 
 _MAX_GROUP = 64  # messages per accept transaction: bounds its size and the wait of the first in it
+_KNOWN_SECONDS = 10.0  # how long an inbox found by a recipient check is taken as existing
+_KNOWN_MAX = 10_000  # remembered inboxes at most (forgotten all at once beyond)
 
 _Pending = tuple[inbound_queue.Accepted, "asyncio.Future[None]"]
 
@@ -36,14 +39,27 @@ class Receiving:
         self._receiver: SMTPReceiver | None = None
         self._pending: list[_Pending] = []
         self._committing: asyncio.Task[None] | None = None
+        self._known: dict[str, float] = {}  # inbox address -> until when it is taken as existing
         #: The (host, port) the SMTP receiver listens on, once started.
         self.smtp_address: tuple[str, int] | None = None
 
     async def check_recipient(self, address: str) -> str | None:
-        """None for one of our inboxes; otherwise the SMTP refusal (unknown inbox, or relaying)."""
+        """None for one of our inboxes; otherwise the SMTP refusal (unknown inbox, or relaying).
+
+        Inboxes found are remembered for ``_KNOWN_SECONDS``, sparing a database read per RCPT (the largest
+        cost of an accept). An inbox deleted meanwhile may still be accepted for that long; the worker then
+        drops it, as it does for an inbox deleted after the accept. Refusals are never remembered, so a new
+        inbox receives mail at once.
+        """
         key = address_key(address)
+        now = time.monotonic()
+        if self._known.get(key, 0.0) > now:
+            return None
         db = self._ctx.db
         if key in await db.read(inboxes.inbox_pods, [key]):
+            if len(self._known) >= _KNOWN_MAX:
+                self._known.clear()
+            self._known[key] = now + _KNOWN_SECONDS
             return None
         domain = key.rpartition("@")[2]
         if domain == self._ctx.settings.default_domain or await db.read(inboxes.hosts_domain, domain):
