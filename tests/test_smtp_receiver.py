@@ -115,10 +115,10 @@ async def test_oversized_mail_gets_552(server: AsyncAgentInbox) -> None:
 async def test_storage_failure_gets_451_and_nothing_is_lost(
     server: AsyncAgentInbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*args: object, **kwargs: object) -> int:
+    def broken(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(inbound_queue, "enqueue", broken)
+    monkeypatch.setattr(inbound_queue, "enqueue_many", broken)
     host, port = server.smtp_address or ("", 0)
     with pytest.raises(aiosmtplib.SMTPDataError) as caught:
         await aiosmtplib.send(
@@ -391,9 +391,9 @@ async def test_concurrent_accepts_share_one_commit(
     groups: list[int] = []
     original = inbound_queue.enqueue_many
 
-    def counting(conn: object, messages: list[inbound_queue.Accepted], *, now: int) -> list[int]:
+    def counting(conn: object, messages: list[inbound_queue.Accepted], *, now: int) -> None:
         groups.append(len(messages))
-        return original(conn, messages, now=now)  # type: ignore[arg-type]
+        original(conn, messages, now=now)  # type: ignore[arg-type]
 
     monkeypatch.setattr(inbound_queue, "enqueue_many", counting)
     receiving = server._receiving

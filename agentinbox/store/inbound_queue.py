@@ -37,12 +37,21 @@ def enqueue(conn: Connection, raw: bytes, *, mail_from: str | None, rcpt_to: Seq
     return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
-def enqueue_many(conn: Connection, messages: Sequence[Accepted], *, now: int) -> list[int]:
-    """Make several accepted messages durable in one transaction (a group commit); returns their row ids."""
-    return [
-        enqueue(conn, message.raw, mail_from=message.mail_from, rcpt_to=message.rcpt_to, now=now)
+def enqueue_many(conn: Connection, messages: Sequence[Accepted], *, now: int) -> None:
+    """Make several accepted messages durable in one transaction (a group commit), with one insert of rows."""
+    rows = [
+        {
+            "raw_sha256": put_blob(conn, message.raw),
+            "mail_from": message.mail_from,
+            "rcpt_to": list(message.rcpt_to),
+            "received_at": now,
+            "attempts": 0,
+            "next_attempt_at": now,
+        }
         for message in messages
     ]
+    if rows:
+        conn.execute(insert(inbound_queue), rows)
 
 
 def due(conn: Connection, *, now: int, limit: int) -> list[int]:
