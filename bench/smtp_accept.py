@@ -51,28 +51,30 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 async def serve_agentinbox(folder: Path, *, mode: str, port: int) -> None:
     """agentinbox's receiver on a loopback port; answers ``count`` on stdin with the stored count.
 
-    ``mode`` is ``full`` (receiver and inbound worker), ``accept`` (receiver only: the worker is kept from
-    starting, so accepted mail stays queued), ``drain`` (no receiver: ``start`` on stdin starts the worker,
-    which processes what an earlier process queued) or ``reuseport`` (receiver and worker on ``port``,
-    bound with SO_REUSEPORT so that several processes share it and the kernel spreads connections).
+    ``mode`` is ``full`` (receiver and inbound worker) or a comma-separated set of: ``accept`` (receiver
+    only: the worker is kept from starting, so accepted mail stays queued), ``drain`` (no receiver:
+    ``start`` on stdin starts the worker, which processes what other processes queue) and ``reuseport``
+    (the receiver binds ``port`` with SO_REUSEPORT, so several processes share it and the kernel spreads
+    connections over them).
     """
     sys.path.insert(0, str(HERE.parent))
     from agentinbox import AsyncAgentInbox
     from agentinbox.pipeline.inbound_worker import InboundWorker
 
-    if mode == "accept":
+    modes = set(mode.split(","))
+    if "accept" in modes:
         InboundWorker.start = lambda self: None  # type: ignore[method-assign]
-    if mode == "reuseport":
+    if "reuseport" in modes:
         loop = asyncio.get_running_loop()
         create_server = loop.create_server
         loop.create_server = functools.partial(create_server, reuse_port=True)  # type: ignore[method-assign]
     url = f"sqlite+aiosqlite:///{folder / 'agentinbox.db'}"
-    listen = "" if mode == "drain" else f"127.0.0.1:{port}"
+    listen = "" if "drain" in modes else f"127.0.0.1:{port}"
     async with AsyncAgentInbox(database_url=url, default_domain=DOMAIN, smtp_listen=listen) as client:
         inbox = await client.inboxes.create(username="bench", client_id="bench")
-        if mode != "drain":
+        if "drain" not in modes:
             await client.start()
-        assert mode == "drain" or client.smtp_address is not None
+        assert "drain" in modes or client.smtp_address is not None
         _say(
             {
                 "port": client.smtp_address[1] if client.smtp_address else 0,
@@ -323,7 +325,8 @@ def measure(kind: str, *, messages: int, sessions: int, size: int, reuse: bool) 
 
     Kinds beyond the three compared: ``agentinbox-accept-only`` (the worker kept off during the load; then
     the server is stopped and a new process without a receiver drains the queue, as after a restart),
-    and ``agentinbox-xN`` (N processes sharing one port through SO_REUSEPORT and one SQLite database).
+    ``agentinbox-xN`` (N processes sharing one port through SO_REUSEPORT and one SQLite database, each
+    accepting and storing) and ``agentinbox-xN+w`` (N processes that only accept, and one that stores).
     """
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as name:
         folder = Path(name)
@@ -333,8 +336,13 @@ def measure(kind: str, *, messages: int, sessions: int, size: int, reuse: bool) 
                 servers.append(start_haraka(folder))
             elif kind.startswith("agentinbox-x"):
                 port = free_port()
-                for _ in range(int(kind.removeprefix("agentinbox-x"))):
-                    servers.append(start_python_server(kind, folder, mode="reuseport", port=port))
+                acceptors, separate = _acceptors(kind)
+                mode = "accept,reuseport" if separate else "reuseport"
+                for _ in range(acceptors):
+                    servers.append(start_python_server(kind, folder, mode=mode, port=port))
+                if separate:  # the one process that stores, polling the queue the acceptors fill
+                    servers.append(start_python_server(kind, folder, mode="drain"))
+                    servers[-1].ask("start")
             elif kind == "agentinbox-accept-only":
                 servers.append(start_python_server(kind, folder, mode="accept"))
             else:
@@ -449,8 +457,16 @@ def report(results: list[Result], rounds: int) -> None:
     )
 
 
+def _acceptors(kind: str) -> tuple[int, bool]:
+    """``agentinbox-xN``: N processes that accept and store; ``agentinbox-xN+w``: N that only accept and one
+    more that stores (it finds new mail by polling, as it is not woken across processes)."""
+    spec = kind.removeprefix("agentinbox-x")
+    return int(spec.removesuffix("+w")), spec.endswith("+w")
+
+
 def _is_acceptors(kind: str) -> bool:
-    return kind.startswith("agentinbox-x") and kind.removeprefix("agentinbox-x").isdigit()
+    spec = kind.removeprefix("agentinbox-x").removesuffix("+w")
+    return kind.startswith("agentinbox-x") and spec.isdigit()
 
 
 def main() -> None:
@@ -467,7 +483,7 @@ def main() -> None:
         help="comma-separated, from "
         + ", ".join(SERVERS)
         + ", agentinbox-accept-only (then drained by a fresh process), agentinbox-xN (N processes on one "
-        "port with SO_REUSEPORT)",
+        "port with SO_REUSEPORT), agentinbox-xN+w (N that only accept, one more that stores)",
     )
     parser.add_argument(
         "--modes", default="new,reuse", help="new (a connection per message), reuse (-d), or both"

@@ -31,6 +31,12 @@ logger = logging.getLogger("agentinbox.inbound")
 # writer is not held for long while the receiver waits to queue the next message.
 _BATCH = 32
 _POLL_SECONDS = 5.0
+# Under load (mail processed within the last _BUSY_SECONDS), a wake waits _GATHER_SECONDS for more mail:
+# fewer, fuller batches leave the receiver on the same event loop more of the CPU (measured with
+# bench/smtp_accept.py: about a fifth more messages accepted per second over reused connections). Mail
+# arriving at an idle engine is processed at once.
+_GATHER_SECONDS = 0.2
+_BUSY_SECONDS = 1.0
 _FIRST_RETRY_SECONDS = 30
 _MAX_RETRY_SECONDS = 3600
 _STOP_SECONDS = 30
@@ -59,6 +65,7 @@ class InboundWorker:
         self._idle = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._busy_until = 0.0
 
     def start(self) -> None:
         """Start working, beginning with whatever an earlier run left in the queue."""
@@ -102,9 +109,12 @@ class InboundWorker:
             self._wake.clear()
             if self._stopping:
                 return
+            loop = asyncio.get_running_loop()
+            if loop.time() < self._busy_until:
+                await asyncio.sleep(_GATHER_SECONDS)
             try:
                 while not self._stopping and await self._pass():
-                    pass
+                    self._busy_until = loop.time() + _BUSY_SECONDS
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database is unreachable: log, keep the queue, try again later
