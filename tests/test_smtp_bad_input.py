@@ -297,25 +297,25 @@ async def test_a_client_stalling_in_data_is_closed_and_others_are_served(start: 
 
 async def test_a_client_trickling_data_hits_the_total_limit(start: Start) -> None:
     """Data keeps coming, so the idle timer never fires, but the whole DATA may take only so long."""
-    server = await start(smtp_idle_timeout=0.6, smtp_data_timeout=1.0, max_message_size=10_000_000)
+    server = await start(smtp_idle_timeout=1.0, smtp_data_timeout=1.5, max_message_size=10_000_000)
     wire = await Wire.open(server)
     await wire.command("EHLO client.example.com")
     for line in ("MAIL FROM:<c@example.com>", "RCPT TO:<desk@agents.test>", "DATA"):
         await wire.command(line)
     began = time.monotonic()
     reply = asyncio.create_task(wire.reply())
-    for _ in range(40):  # 70 kB every 0.2 s, a chunk of data each time: 8 s if allowed
+    for _ in range(80):  # 70 kB every 0.1 s, a chunk of data each time: 8 s if allowed
         if reply.done():
             break
         try:
             await wire.send((b"t" * 68 + b"\r\n") * 1000)
         except ConnectionError:
             break
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.1)
     code, text = await reply
     elapsed = time.monotonic() - began
     assert code == 421 and text.startswith("4.4.2")
-    assert 0.9 < elapsed < 4
+    assert 1.4 < elapsed < 6  # the DATA limit closed it, not the idle timer
     assert await queued(server) == 0
 
 
