@@ -1,9 +1,10 @@
 """The SMTP receiver: accepts mail for our inboxes and makes it durable before answering 250.
 
 It runs ``protocol.SMTPProtocol`` (aiosmtpd with chunked DATA and limits; STARTTLS when given a TLS context)
-on the engine's own event loop and knows nothing of storage: the pipeline hands it two functions. ``check_recipient`` decides each RCPT (an unknown local address gets 550 5.1.1, another
-domain a relay refusal: this is never an open relay). ``accept`` makes a message durable at the end of
-DATA; only when it returns does the client get 250, and if it fails the client gets 451 and tries again.
+on the engine's own event loop and knows nothing of storage: the pipeline hands it two functions.
+``check_recipient`` decides each RCPT (an unknown local address gets 550 5.1.1, another domain a relay
+refusal: this is never an open relay). ``accept`` makes a message durable at the end of DATA; only when it
+returns does the client get 250, and if it fails the client gets 451 and tries again.
 """
 
 from __future__ import annotations
