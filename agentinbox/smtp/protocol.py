@@ -193,7 +193,10 @@ class SMTPProtocol(SMTP):
 
     @syntax("DATA")  # so HELP still lists it
     async def smtp_DATA(self, arg: str) -> None:
-        """DATA as aiosmtpd does it (same checks, replies and content), read in chunks."""
+        """DATA as aiosmtpd does it (same checks, replies and content), read in chunks.
+
+        The handler must implement ``handle_DATA``; aiosmtpd's deprecated ``process_message`` is not called.
+        """
         if await self.check_helo_needed():
             return
         if await self.check_auth_needed("DATA"):
