@@ -1,11 +1,11 @@
 """Processes the inbound queue in the background: woken when mail is queued, and at start for leftovers.
 
-Queued messages are taken in batches. A batch is parsed (and its replies extracted) in a worker thread,
-outside any transaction, then stored in one transaction: each message in a savepoint of its own, removed
-from the queue in that same savepoint, so a crash at any point leaves it queued and the next start
-processes it, without a duplicate. A message that fails is rolled back alone and postponed with a growing
-delay while the rest of its batch commits; if the batch's transaction fails as a whole, its messages are
-stored one by one, so one bad message never holds the others back. Nothing is dropped.
+Queued messages are taken in batches of up to 32. A batch is parsed (and its replies extracted) in a thread,
+outside any transaction, then stored and removed from the queue in one transaction, so a crash at any point
+leaves every message of it queued and the next start processes them, without a duplicate. If that
+transaction fails, the batch is stored again one message per transaction: the ones that fail then are
+postponed with a growing delay and the others are stored, so one bad message never holds the rest back.
+Nothing is dropped.
 """
 
 from __future__ import annotations
