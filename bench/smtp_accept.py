@@ -45,21 +45,23 @@ DOMAIN = "agents.test"
 RECIPIENT = f"bench@{DOMAIN}"
 SENDER = "load@client.example"
 _TICKS = os.sysconf("SC_CLK_TCK")
+#: Set by --baseline-tree: another checkout whose agentinbox the kind ``agentinbox-baseline`` runs.
+BASELINE_TREE = HERE.parent
 
 
 # --- the servers under test (run as `smtp_accept.py --serve KIND --dir DIR`) -------------------------------
 
 
-async def serve_agentinbox(folder: Path, *, mode: str, port: int) -> None:
+async def serve_agentinbox(folder: Path, *, mode: str, port: int, tree: Path) -> None:
     """agentinbox's receiver on a loopback port; answers ``count`` on stdin with the stored count.
 
     ``mode`` is ``full`` (receiver and inbound worker) or a comma-separated set of: ``accept`` (receiver
     only: the worker is kept from starting, so accepted mail stays queued), ``drain`` (no receiver:
     ``start`` on stdin starts the worker, which processes what other processes queue) and ``reuseport``
     (the receiver binds ``port`` with SO_REUSEPORT, so several processes share it and the kernel spreads
-    connections over them).
+    connections over them). ``tree`` is the source tree whose agentinbox is imported.
     """
-    sys.path.insert(0, str(HERE.parent))
+    sys.path.insert(0, str(tree))
     from agentinbox import AsyncAgentInbox
     from agentinbox.pipeline.inbound_worker import InboundWorker
 
@@ -213,6 +215,7 @@ def _tree_cpu(pid: int) -> float:
 def start_python_server(kind: str, folder: Path, *, mode: str = "full", port: int = 0) -> Server:
     """A server of this script in a process of its own, once it listens (or, for ``drain``, has opened)."""
     serve = "aiosmtpd" if kind == "aiosmtpd" else "agentinbox"
+    tree = BASELINE_TREE if kind == "agentinbox-baseline" else HERE.parent
     process = subprocess.Popen(
         [
             sys.executable,
@@ -225,6 +228,8 @@ def start_python_server(kind: str, folder: Path, *, mode: str = "full", port: in
             mode,
             "--port",
             str(port),
+            "--tree",
+            str(tree),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -497,19 +502,31 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--mode", default="full", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--tree", type=Path, default=HERE.parent, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="another checkout (e.g. a git worktree of an older commit) measured as agentinbox-baseline",
+    )
     args = parser.parse_args()
     if args.serve:
         if args.serve == "agentinbox":
-            asyncio.run(serve_agentinbox(args.dir, mode=args.mode, port=args.port))
+            asyncio.run(serve_agentinbox(args.dir, mode=args.mode, port=args.port, tree=args.tree))
         else:
             asyncio.run(serve_aiosmtpd(args.dir))
         return
     if not os.access(SMTP_SOURCE, os.X_OK):
         raise SystemExit(f"{SMTP_SOURCE} is missing: apt-get install postfix")
     kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
-    unknown = {k for k in kinds if k not in (*SERVERS, "agentinbox-accept-only") and not _is_acceptors(k)}
+    extra = ("agentinbox-accept-only", "agentinbox-baseline")
+    unknown = {k for k in kinds if k not in (*SERVERS, *extra) and not _is_acceptors(k)}
     if unknown:
         raise SystemExit(f"unknown servers: {', '.join(sorted(unknown))}")
+    if args.baseline_tree:
+        global BASELINE_TREE
+        BASELINE_TREE = args.baseline_tree.resolve()
+        if "agentinbox-baseline" not in kinds:
+            kinds.insert(1, "agentinbox-baseline")
     modes = [m.strip() == "reuse" for m in args.modes.split(",") if m.strip()]
     if "haraka" in kinds:
         ensure_haraka()
