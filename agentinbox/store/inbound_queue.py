@@ -7,10 +7,10 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, delete, insert, select, tuple_, update
 
-from .blobs import blob_content, get_blob, put_blob, release_blobs
+from .blobs import blob_content, put_blob
 from .tables import blobs, inbound_queue
 
-__all__ = ["Accepted", "due", "due_entries", "enqueue", "enqueue_many", "entry", "finish", "postpone", "take"]
+__all__ = ["Accepted", "due_entries", "enqueue", "enqueue_many", "postpone", "take"]
 
 
 class Accepted(NamedTuple):
@@ -54,26 +54,6 @@ def enqueue_many(conn: Connection, messages: Sequence[Accepted], *, now: int) ->
         conn.execute(insert(inbound_queue), rows)
 
 
-def due(conn: Connection, *, now: int, limit: int) -> list[int]:
-    """Ids of queued messages ready to be processed, oldest first."""
-    rows = conn.execute(
-        select(inbound_queue.c.id)
-        .where(inbound_queue.c.next_attempt_at <= now)
-        .order_by(inbound_queue.c.next_attempt_at, inbound_queue.c.id)
-        .limit(limit)
-    )
-    return [row.id for row in rows]
-
-
-def entry(conn: Connection, queue_id: int) -> tuple[Any, bytes] | None:
-    """A queued message's row and raw bytes, or None when another worker already processed it."""
-    row = conn.execute(select(inbound_queue).where(inbound_queue.c.id == queue_id)).first()
-    if row is None:
-        return None
-    raw = get_blob(conn, row.raw_sha256)
-    return (row, raw) if raw is not None else None
-
-
 def due_entries(conn: Connection, *, now: int, limit: int) -> list[tuple[Any, bytes]]:
     """Queued messages ready to be processed, oldest first, each as its row and raw bytes, in one query."""
     rows = conn.execute(
@@ -103,16 +83,6 @@ def take(conn: Connection, entries: Sequence[tuple[int, str, int]]) -> dict[int,
         .returning(inbound_queue.c.id, inbound_queue.c.raw_sha256)
     )
     return {row.id: row.raw_sha256 for row in rows}
-
-
-def finish(conn: Connection, queue_id: int) -> bool:
-    """Remove a processed message from the queue (in the transaction that stored it); False if already gone."""
-    row = conn.execute(select(inbound_queue.c.raw_sha256).where(inbound_queue.c.id == queue_id)).first()
-    if row is None:
-        return False
-    conn.execute(delete(inbound_queue).where(inbound_queue.c.id == queue_id))
-    release_blobs(conn, [row.raw_sha256])
-    return True
 
 
 def postpone(conn: Connection, queue_id: int, *, error: str, retry_at: int) -> None:

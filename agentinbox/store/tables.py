@@ -236,6 +236,7 @@ deliveries = Table(
     Column("updated_at", Time, nullable=False),
     Index("ix_deliveries_due", "status", "next_attempt_at"),
     Index("ix_deliveries_message", "message_pk"),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0004)
 )
 
 # Idempotency keys of sends: the request's fingerprint and the response it got.
@@ -263,6 +264,7 @@ events = Table(
     Column("payload", JSON, nullable=False),
     Column("created_at", Time, nullable=False),
     Index("ix_events_created", "created_at"),
+    sqlite_autoincrement=True,
 )
 
 # Mail accepted over SMTP and not yet processed: committed before the 250 reply, deleted in the transaction
@@ -279,6 +281,7 @@ inbound_queue = Table(
     Column("next_attempt_at", Time, nullable=False),
     Column("last_error", Text),
     Index("ix_inbound_queue_due", "next_attempt_at", "id"),
+    sqlite_autoincrement=True,  # ids are never reused (migration 0004)
 )
 
 
