@@ -21,6 +21,7 @@ from ..smtp.delivery import Envelope, Outcome, Route, parse_relay_url, transmit
 from ..smtp.mx import MXLookupError, mail_hosts, make_resolver
 from ..store import blobs, deliveries
 from ..store.deliveries import Claimed
+from .background import BackgroundWorker
 from .context import Context
 from .delivery import record_outcomes
 
@@ -29,15 +30,17 @@ __all__ = ["DeliveryWorker"]
 logger = logging.getLogger("agentinbox.delivery")
 
 _POLL_SECONDS = 5.0
-_STOP_SECONDS = 30
 #: Messages handed over one connection before it is closed (Postfix's default reuse is similar).
 _PER_CONNECTION = 20
 
 
-class DeliveryWorker:
+class DeliveryWorker(BackgroundWorker):
     """A background task that hands queued outbound mail to other mail servers."""
 
+    name = "agentinbox-delivery"
+
     def __init__(self, ctx: Context) -> None:
+        super().__init__()
         self._ctx = ctx
         settings = ctx.settings
         self._relay: Route | None = None
@@ -48,44 +51,11 @@ class DeliveryWorker:
                 raise ValidationError(f"relay_url: {exc}", path=["relay_url"]) from exc
         self._resolver = make_resolver(settings.dns_resolver, timeout=min(settings.delivery_timeout, 30))
         self._slots = asyncio.Semaphore(settings.delivery_concurrency)
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
 
-    def start(self) -> None:
-        """Start delivering, beginning with whatever is already due."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="agentinbox-delivery")
-            self.wake()
-
-    def wake(self) -> None:
-        """Tell the worker that deliveries were queued (or fell due)."""
-        self._idle.clear()
-        self._wake.set()
-
-    async def idle(self) -> None:
-        """Return once nothing due is left and no transaction is running."""
-        await self._idle.wait()
-
-    async def stop(self) -> None:
-        """Stop claiming, let running transactions finish (for a while), then stop."""
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping = True
-        self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=_STOP_SECONDS)
-        except TimeoutError:
-            task.cancel()
-            for job in list(self._running):
-                job.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        finally:
-            self._stopping = False
+    def _abandon(self) -> None:
+        for job in list(self._running):
+            job.cancel()
 
     async def _run(self) -> None:
         concurrency = self._ctx.settings.delivery_concurrency

@@ -20,6 +20,7 @@ from sqlalchemy import Connection
 from .._clock import Clock
 from ..store import inbound_queue, inboxes
 from ..store.blobs import release_blobs
+from .background import BackgroundWorker
 from .context import Context
 from .inbound import Prepared, prepare, store_received
 
@@ -39,7 +40,6 @@ _GATHER_SECONDS = 0.2
 _BUSY_SECONDS = 1.0
 _FIRST_RETRY_SECONDS = 30
 _MAX_RETRY_SECONDS = 3600
-_STOP_SECONDS = 30
 
 
 @dataclass(slots=True)
@@ -56,51 +56,15 @@ class _Entry:
     error: BaseException | None = None
 
 
-class InboundWorker:
+class InboundWorker(BackgroundWorker):
     """A background task that turns queued raw mail into stored messages."""
 
+    name = "agentinbox-inbound"
+
     def __init__(self, ctx: Context) -> None:
+        super().__init__()
         self._ctx = ctx
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
         self._busy_until = 0.0
-
-    def start(self) -> None:
-        """Start working, beginning with whatever an earlier run left in the queue."""
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="agentinbox-inbound")
-            self.wake()
-
-    def wake(self) -> None:
-        """Tell the worker that mail was queued."""
-        self._idle.clear()
-        self._wake.set()
-
-    async def idle(self) -> None:
-        """Return once the worker has found nothing left to do."""
-        await self._idle.wait()
-
-    async def stop(self) -> None:
-        """Stop after the batch in hand; what is still queued waits for the next start.
-
-        The worker is asked to stop rather than cancelled, since cancelling a database call midway can
-        leave its connection unusable.
-        """
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping = True
-        self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=_STOP_SECONDS)
-        except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        finally:
-            self._stopping = False
 
     async def _run(self) -> None:
         while not self._stopping:
