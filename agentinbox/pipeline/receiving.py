@@ -9,17 +9,15 @@ is answered only once the transaction holding it has committed.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 from collections.abc import Sequence
 
-from ..errors import ValidationError
 from ..mail.addresses import address_key
-from ..smtp.receiver import ReceiverLimits, SMTPReceiver, parse_listen
-from ..smtp.tls import server_context
+from ..smtp.receiver import SMTPReceiver
 from ..store import inbound_queue, inboxes
 from .context import Context
 from .inbound_worker import InboundWorker
+from .listening import listen_address, listener_options
 
 __all__ = ["Receiving"]
 
@@ -101,39 +99,15 @@ class Receiving:
                 done.cancel()
             self._pending = []
 
-    def _tls_context(self) -> ssl.SSLContext | None:
-        """STARTTLS's context when ``tls_cert_file`` is set; a ValidationError if it cannot be loaded."""
-        settings = self._ctx.settings
-        if not settings.tls_cert_file:
-            return None
-        try:
-            return server_context(settings.tls_cert_file, settings.tls_key_file)
-        except ValueError as exc:
-            raise ValidationError(str(exc), path=["tls_cert_file"]) from exc
-
     async def start(self) -> None:
         """Start the worker (it first processes what an earlier run left queued) and the receiver."""
         self.worker.start()
         settings = self._ctx.settings
         listen = settings.smtp_listen
         if listen and self._receiver is None:
-            try:
-                host, port = parse_listen(listen)
-            except ValueError as exc:
-                raise ValidationError(f"smtp_listen: {exc}", path=["smtp_listen"]) from exc
-            receiver = SMTPReceiver(
-                self.check_recipient,
-                self.accept,
-                hostname=settings.default_domain,
-                data_size_limit=settings.max_message_size,
-                limits=ReceiverLimits(
-                    max_connections=settings.smtp_max_connections,
-                    max_recipients=settings.smtp_max_recipients,
-                    idle_timeout=settings.smtp_idle_timeout,
-                    data_timeout=settings.smtp_data_timeout,
-                ),
-                tls_context=self._tls_context(),
-            )
+            host, port = listen_address(listen, setting="smtp_listen")
+            options = listener_options(settings, hostname=settings.default_domain)
+            receiver = SMTPReceiver(self.check_recipient, self.accept, **options)
             self.smtp_address = await receiver.start(host, port)
             self._receiver = receiver
 

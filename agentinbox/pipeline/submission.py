@@ -23,11 +23,10 @@ from ..errors import AgentInboxError, MessageRejectedError, NotFoundError, Valid
 from ..mail.addresses import address_key, parse_address_list, validate_address
 from ..mail.compose import make_message_id
 from ..mail.parse import parse_message
-from ..smtp.receiver import ReceiverLimits, parse_listen
 from ..smtp.submission import SMTPSubmission
-from ..smtp.tls import server_context
 from ..store import api_keys, inboxes, messages
 from .context import Context
+from .listening import listen_address, listener_options
 from .outbound import record_sent
 
 __all__ = ["Refusal", "Screened", "Sender", "Submission", "screen"]
@@ -265,28 +264,9 @@ class Submission:
         settings = self._ctx.settings
         if not settings.submission_listen or self._server is not None:
             return
-        try:
-            host, port = parse_listen(settings.submission_listen)
-        except ValueError as exc:
-            raise ValidationError(f"submission_listen: {exc}", path=["submission_listen"]) from exc
-        tls = None
-        if settings.tls_cert_file:
-            try:
-                tls = server_context(settings.tls_cert_file, settings.tls_key_file)
-            except ValueError as exc:
-                raise ValidationError(str(exc), path=["tls_cert_file"]) from exc
-        server = SMTPSubmission(
-            self,
-            hostname=settings.hostname or settings.default_domain,
-            data_size_limit=settings.max_message_size,
-            limits=ReceiverLimits(
-                max_connections=settings.smtp_max_connections,
-                max_recipients=settings.smtp_max_recipients,
-                idle_timeout=settings.smtp_idle_timeout,
-                data_timeout=settings.smtp_data_timeout,
-            ),
-            tls_context=tls,
-        )
+        host, port = listen_address(settings.submission_listen, setting="submission_listen")
+        options = listener_options(settings, hostname=settings.hostname or settings.default_domain)
+        server = SMTPSubmission(self, **options)
         self.address = await server.start(host, port)
         self._server = server
 

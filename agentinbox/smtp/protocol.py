@@ -2,8 +2,9 @@
 
 ``SMTPProtocol`` reads DATA in large chunks instead of aiosmtpd's line-by-line loop, yet yields exactly the
 bytes, replies and limits aiosmtpd would (tests compare the two). ``SMTPListener`` serves it on the running
-loop, refuses connections over a limit and closes every session on stop. Both are shared by the receiver
-and the submission listener; neither knows anything of storage, which belongs to the handler's hooks.
+loop with the options and limits (``ReceiverLimits``) every listener of ours has, refuses connections over a
+limit and closes every session on stop. Both are shared by the receiver and the submission listener; neither
+knows anything of storage, which belongs to the handler's hooks.
 """
 
 from __future__ import annotations
@@ -12,12 +13,23 @@ import asyncio
 import collections
 import logging
 import re
-from collections.abc import Callable
-from typing import Any
+import ssl
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, NotRequired, TypedDict
 
 from aiosmtpd.smtp import MISSING, SMTP, syntax
 
-__all__ = ["LINE_LIMIT", "READ_LIMIT", "SMTPListener", "SMTPProtocol", "unstuff"]
+__all__ = [
+    "LINE_LIMIT",
+    "MAX_RECIPIENTS",
+    "READ_LIMIT",
+    "ListenerOptions",
+    "ReceiverLimits",
+    "SMTPListener",
+    "SMTPProtocol",
+    "unstuff",
+]
 
 logger = logging.getLogger("agentinbox.smtp")
 
@@ -28,6 +40,9 @@ LINE_LIMIT = 1001
 #: before it is refused (with aiosmtpd's own ``500 Command line too long``). The reader pauses the socket
 #: when twice this much is buffered, so it also bounds a session's memory.
 READ_LIMIT = 64 * 1024
+
+#: Recipients per message by default (RFC 5321 §4.5.3.1.10 asks servers to take at least 100).
+MAX_RECIPIENTS = 100
 
 TOO_LONG = "500 5.5.2 Line too long (see RFC 5321 section 4.5.3.1.6)"
 TOO_MUCH = "552 5.3.4 Message too big for this system"
@@ -280,25 +295,66 @@ class SMTPProtocol(SMTP):
         self._reset_timeout(max(min(self._timeout_duration, remaining), 0.001))
 
 
+@dataclass(frozen=True, kw_only=True)
+class ReceiverLimits:
+    """What one client may take of a listener, the receiver's or submission's (the settings ``smtp_*`` fill it)."""
+
+    #: Open connections at once; one more is answered 421 4.7.0 and closed.
+    max_connections: int = 100
+    #: Recipients per message; more get 452 4.5.3 (RFC 5321 §4.5.3.1.10 asks for at least 100).
+    max_recipients: int = MAX_RECIPIENTS
+    #: Seconds a session may wait between commands, and between chunks of DATA (RFC 5321 §4.5.3.2).
+    idle_timeout: float = 300
+    #: Seconds a whole DATA transfer may take.
+    data_timeout: float = 600
+
+
+class ListenerOptions(TypedDict):
+    """What every listener of ours is configured with, whatever its handler: the receiver and submission
+    take these as keyword arguments and hand them to ``SMTPListener``."""
+
+    #: The name the server greets with (never ``socket.getfqdn()``, which can block the loop).
+    hostname: str
+    #: Largest message in bytes (advertised with SIZE, RFC 1870); larger ones get 552.
+    data_size_limit: int
+    limits: ReceiverLimits
+    #: STARTTLS's context; without one STARTTLS is not offered.
+    tls_context: NotRequired[ssl.SSLContext | None]
+
+
 class SMTPListener:
     """Serves ``SMTPProtocol`` on the running loop, tracking its sessions so it can refuse and stop them.
 
-    ``protocol_class`` may be a subclass (submission's, with AUTH); ``protocol_options`` go to each
-    instance (hostname, limits, TLS context, AUTH settings).
+    Every session gets the same options: the ``ListenerOptions`` (hostname, size limit, the ``limits``'
+    timeouts, STARTTLS when there is a ``tls_context``), SMTPUTF8 on, bytes never decoded, and the
+    per-command budgets ``command_limits``. ``protocol_class`` may be a subclass (submission's, with AUTH).
     """
 
     def __init__(
         self,
         handler: Any,
         *,
-        max_connections: int,
+        hostname: str,
+        data_size_limit: int,
+        limits: ReceiverLimits,
+        command_limits: Mapping[str, int],
+        tls_context: ssl.SSLContext | None = None,
         protocol_class: type[SMTPProtocol] = SMTPProtocol,
-        **protocol_options: Any,
     ) -> None:
         self._handler = handler
         self._protocol_class = protocol_class
-        self._max_connections = max_connections
-        self._options = protocol_options
+        self._max_connections = limits.max_connections
+        self._hostname = hostname
+        self._options: dict[str, Any] = dict(
+            hostname=hostname,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            data_size_limit=data_size_limit,
+            timeout=limits.idle_timeout,
+            data_timeout=limits.data_timeout,
+            command_call_limit=dict(command_limits),
+            tls_context=tls_context,
+        )
         self._server: asyncio.Server | None = None
         self._sessions: set[SMTPProtocol] = set()
 
@@ -310,8 +366,7 @@ class SMTPListener:
     def _protocol(self) -> SMTPProtocol:
         refusal = None
         if len(self._sessions) >= self._max_connections:
-            hostname = self._options.get("hostname", "")
-            refusal = f"421 4.7.0 {hostname} Too many connections, try again later"
+            refusal = f"421 4.7.0 {self._hostname} Too many connections, try again later"
         protocol = self._protocol_class(
             self._handler, refusal=refusal, on_close=self._sessions.discard, **self._options
         )

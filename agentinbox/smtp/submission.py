@@ -13,13 +13,12 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import ssl
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from .protocol import SMTPListener, SMTPProtocol
-from .receiver import ReceiverLimits
+from .hooks import add_recipient, ask, message_bytes, store_shielded
+from .protocol import ListenerOptions, SMTPListener, SMTPProtocol
 
 __all__ = ["SMTPSubmission", "SubmissionHandler", "SubmissionPolicy", "SubmissionProtocol"]
 
@@ -136,11 +135,8 @@ class SubmissionHandler:
     async def handle_MAIL(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, mail_options: list[str]
     ) -> str:
-        try:
-            refusal = await self.policy.check_sender(session.auth_data, address)
-        except Exception:
-            logger.exception("sender check failed for %s", address)
-            return "451 4.3.0 Temporary failure checking the sender; try again later"
+        check = self.policy.check_sender(session.auth_data, address)
+        refusal = await ask(check, what="sender", address=address)
         if refusal is not None:
             return refusal
         envelope.mail_from = address  # aiosmtpd leaves this to a handler that has handle_MAIL
@@ -150,71 +146,29 @@ class SubmissionHandler:
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
-        if len(envelope.rcpt_tos) >= self._max_recipients:
-            return "452 4.5.3 Too many recipients"  # RFC 5321 §4.5.3.1.10
-        try:
-            refusal = await self.policy.check_recipient(session.auth_data, address)
-        except Exception:
-            logger.exception("recipient check failed for %s", address)
-            return "451 4.3.0 Temporary failure checking the recipient; try again later"
-        if refusal is not None:
-            return refusal
-        envelope.rcpt_tos.append(address)
-        return "250 2.1.5 Recipient OK"
+        return await add_recipient(
+            envelope,
+            address,
+            lambda: self.policy.check_recipient(session.auth_data, address),
+            max_recipients=self._max_recipients,
+        )
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or envelope.content or b""
-        if isinstance(raw, str):  # only with decode_data=True, which this server never sets
-            raw = raw.encode("utf-8", "surrogateescape")
-        # Shielded, as in the receiver: a dropped session does not abandon a commit half way.
-        stored = asyncio.ensure_future(
-            self.policy.submit(
-                session.auth_data,
-                raw,
-                envelope.mail_from or "",
-                list(envelope.rcpt_tos),
-                smtputf8=bool(envelope.smtp_utf8),
-            )
+        # A client resending after a lost 250 is recognised by the Message-ID.
+        submitted = self.policy.submit(
+            session.auth_data,
+            message_bytes(envelope),
+            envelope.mail_from or "",
+            list(envelope.rcpt_tos),
+            smtputf8=bool(envelope.smtp_utf8),
         )
-        try:
-            return await asyncio.shield(stored)
-        except Exception:
-            logger.exception("could not store a message submitted by %s", envelope.mail_from)
-            return "451 4.3.0 Temporary failure storing the message; try again later"
+        return await store_shielded(submitted, sender=envelope.mail_from)
 
 
-class SMTPSubmission:
-    """A listening submission server on the running loop (the shared ``SMTPListener`` serving
-    ``SubmissionProtocol``): it refuses connections over the limit and closes every session on stop."""
+class SMTPSubmission(SMTPListener):
+    """A listening submission server on the running loop: the shared ``SMTPListener`` serving
+    ``SubmissionProtocol``, which refuses connections over the limit and closes every session on stop."""
 
-    def __init__(
-        self,
-        policy: SubmissionPolicy,
-        *,
-        hostname: str,
-        data_size_limit: int,
-        limits: ReceiverLimits | None = None,
-        tls_context: ssl.SSLContext | None = None,
-    ) -> None:
-        limits = limits or ReceiverLimits()
-        self._listener = SMTPListener(
-            SubmissionHandler(policy, max_recipients=limits.max_recipients),
-            max_connections=limits.max_connections,
-            protocol_class=SubmissionProtocol,
-            hostname=hostname,  # never socket.getfqdn(), which can block the loop
-            enable_SMTPUTF8=True,
-            decode_data=False,
-            data_size_limit=data_size_limit,
-            timeout=limits.idle_timeout,
-            data_timeout=limits.data_timeout,
-            command_call_limit=COMMAND_LIMITS,
-            tls_context=tls_context,
-        )
-
-    async def start(self, host: str, port: int) -> tuple[str, int]:
-        """Listen on ``host:port`` (port 0 picks a free one) and return the address actually bound."""
-        return await self._listener.start(host, port)
-
-    async def stop(self) -> None:
-        """Stop listening and close open sessions (unacknowledged messages are the clients' to resend)."""
-        await self._listener.stop()
+    def __init__(self, policy: SubmissionPolicy, **options: Unpack[ListenerOptions]) -> None:
+        handler = SubmissionHandler(policy, max_recipients=options["limits"].max_recipients)
+        super().__init__(handler, command_limits=COMMAND_LIMITS, protocol_class=SubmissionProtocol, **options)
