@@ -11,6 +11,7 @@ from pathlib import Path
 import dnsserver
 import pytest
 from dnsserver import LoopbackDNS
+from peers import Peer
 from sqlalchemy.engine import make_url
 from tlscert import write_self_signed
 
@@ -81,6 +82,14 @@ async def client(database_url: str, clock: ManualClock) -> AsyncIterator[AsyncAg
         database_url=database_url, default_domain="agents.test", clock=clock
     ) as engine:
         yield engine
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[Peer]:
+    """A scripted SMTP server on loopback (``peers.Peer``) that outbound mail can be delivered to."""
+    server = await Peer().start()
+    yield server
+    await server.stop()
 
 
 @pytest.fixture

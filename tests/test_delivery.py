@@ -49,13 +49,6 @@ async def engines(database_url: str, clock: ManualClock) -> AsyncIterator[Factor
 
 
 @pytest.fixture
-async def peer() -> AsyncIterator[Peer]:
-    server = await Peer().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 def sink() -> Iterator[Callable[..., SmtpSink]]:
     started: list[SmtpSink] = []
 

@@ -18,13 +18,6 @@ pytestmark = pytest.mark.skipif(available() is not None, reason=str(available())
 
 
 @pytest.fixture
-async def peer() -> AsyncIterator[Peer]:
-    server = await Peer().start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
 async def engine(database_url: str, clock: ManualClock) -> AsyncIterator[AsyncAgentInbox]:
     client = AsyncAgentInbox(
         database_url=database_url, default_domain="agents.test", clock=clock, smtp_listen="127.0.0.1:0"
