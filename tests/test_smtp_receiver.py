@@ -7,16 +7,17 @@ across a restart; unknown recipients, relaying and oversized mail get the right 
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from email.message import EmailMessage
 
 import aiosmtplib
 import pytest
+from helpers import expect_start_refused, serving, swaks
 from sqlalchemy import func, select
 
 from agentinbox import AsyncAgentInbox
 from agentinbox._clock import ManualClock
+from agentinbox.models import Message
 from agentinbox.pipeline import inbound_worker
 from agentinbox.store import inbound_queue
 from agentinbox.store.tables import inbound_queue as queue_table
@@ -33,24 +34,22 @@ RAW = (
 
 @pytest.fixture
 async def server(database_url: str, clock: ManualClock) -> AsyncIterator[AsyncAgentInbox]:
-    client = AsyncAgentInbox(
-        database_url=database_url,
-        default_domain="agents.test",
-        smtp_listen="127.0.0.1:0",
-        max_message_size=200_000,
-        clock=clock,
-    )
-    await client.inboxes.create(username="desk")
-    await client.inboxes.create(username="sales")
-    await client.start()
-    yield client
-    await client.close()
+    settings = {"smtp_listen": "127.0.0.1:0", "max_message_size": 200_000}
+    async with serving(database_url, clock, "desk", "sales", **settings) as client:
+        yield client
 
 
 async def processed(client: AsyncAgentInbox) -> None:
     """Wait until the inbound worker has stored everything accepted so far."""
     assert client._receiving is not None
     await asyncio.wait_for(client._receiving.worker.idle(), timeout=30)
+
+
+async def only_message(client: AsyncAgentInbox, inbox_id: str = "desk@agents.test") -> Message:
+    """The one message the inbox holds (after asserting it holds exactly one)."""
+    listing = await client.inboxes.messages.list(inbox_id=inbox_id)
+    assert listing.count == 1
+    return await client.inboxes.messages.get(inbox_id=inbox_id, message_id=listing.messages[0].message_id)
 
 
 async def queued(client: AsyncAgentInbox) -> int:
@@ -193,25 +192,17 @@ async def test_a_failing_message_stays_queued_and_is_retried(
     ids=["plain", "pipelining", "attachment", "8bit"],
 )
 async def test_swaks_delivers(server: AsyncAgentInbox, extra: list[str]) -> None:
-    swaks = shutil.which("swaks")
-    if swaks is None:
-        pytest.skip("swaks is not installed (.ci/run installs it from Debian's packages)")
-    host, port = server.smtp_address or ("", 0)
-    process = await asyncio.create_subprocess_exec(
-        swaks,
-        "--server", host, "--port", str(port), "--from", "carol@example.com", "--to", "desk@agents.test",
+    status, output = await swaks(
+        server.smtp_address,
+        "--from", "carol@example.com", "--to", "desk@agents.test",
         "--header", "Subject: via swaks", "--helo", "client.example.com", *extra,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        stdin=b"attached file content\n",
     )  # fmt: skip
-    output, _ = await asyncio.wait_for(process.communicate(b"attached file content\n"), timeout=30)
-    assert process.returncode == 0, output.decode(errors="replace")
-    assert b"250 2.0.0 Message accepted" in output
+    assert status == 0, output
+    assert "250 2.0.0 Message accepted" in output
     await processed(server)
-    listing = await server.inboxes.messages.list(inbox_id="desk@agents.test")
-    assert listing.count == 1 and listing.messages[0].subject == "via swaks"
-    message = await server.inboxes.messages.get(
-        inbox_id="desk@agents.test", message_id=listing.messages[0].message_id
-    )
+    message = await only_message(server)
+    assert message.subject == "via swaks"
     if "--attach" in extra:
         assert message.attachments
     if "8-bit body" in " ".join(extra):
@@ -224,12 +215,7 @@ async def test_client_without_smtp_listen_serves_nothing(client: AsyncAgentInbox
 
 
 async def test_bad_smtp_listen_is_a_validation_error(database_url: str) -> None:
-    from agentinbox import ValidationError
-
-    bad = AsyncAgentInbox(database_url=database_url, smtp_listen="no-port-here")
-    with pytest.raises(ValidationError):
-        await bad.start()
-    await bad.close()
+    await expect_start_refused(database_url, "smtp_listen", smtp_listen="no-port-here")
 
 
 def test_the_sync_client_serves_smtp(tmp_path: object) -> None:
@@ -256,18 +242,9 @@ async def tls_server(
 ) -> AsyncIterator[AsyncAgentInbox]:
     """The receiver with a certificate configured, so it offers STARTTLS."""
     cert, key = tls_files
-    client = AsyncAgentInbox(
-        database_url=database_url,
-        default_domain="agents.test",
-        smtp_listen="127.0.0.1:0",
-        tls_cert_file=str(cert),
-        tls_key_file=str(key),
-        clock=clock,
-    )
-    await client.inboxes.create(username="desk")
-    await client.start()
-    yield client
-    await client.close()
+    settings = {"smtp_listen": "127.0.0.1:0", "tls_cert_file": str(cert), "tls_key_file": str(key)}
+    async with serving(database_url, clock, "desk", **settings) as client:
+        yield client
 
 
 async def test_starttls_with_aiosmtplib(
@@ -293,18 +270,11 @@ async def test_starttls_with_aiosmtplib(
 
 
 async def test_starttls_with_swaks(tls_server: AsyncAgentInbox) -> None:
-    swaks = shutil.which("swaks")
-    if swaks is None:
-        pytest.skip("swaks is not installed (.ci/run installs it from Debian's packages)")
-    host, port = tls_server.smtp_address or ("", 0)
-    process = await asyncio.create_subprocess_exec(
-        swaks, "--server", host, "--port", str(port), "--tls", "--from", "carol@example.com",
+    status, text = await swaks(
+        tls_server.smtp_address, "--tls", "--from", "carol@example.com",
         "--to", "desk@agents.test", "--header", "Subject: via swaks over TLS", "--helo", "client.example.com",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
-    text = output.decode(errors="replace")
-    assert process.returncode == 0, text
+    assert status == 0, text
     assert "STARTTLS" in text and "TLS started" in text and "250 2.0.0 Message accepted" in text
     await processed(tls_server)
     listing = await tls_server.inboxes.messages.list(inbox_id="desk@agents.test")
@@ -323,15 +293,8 @@ async def test_no_starttls_without_a_certificate(server: AsyncAgentInbox) -> Non
 
 
 async def test_an_unreadable_certificate_is_a_validation_error(database_url: str, tmp_path: object) -> None:
-    from agentinbox import ValidationError
-
-    bad = AsyncAgentInbox(
-        database_url=database_url, smtp_listen="127.0.0.1:0", tls_cert_file=f"{tmp_path}/missing.pem"
-    )
-    with pytest.raises(ValidationError) as caught:
-        await bad.start()
-    assert caught.value.errors[0]["path"] == ["tls_cert_file"]
-    await bad.close()
+    settings = {"smtp_listen": "127.0.0.1:0", "tls_cert_file": f"{tmp_path}/missing.pem"}
+    await expect_start_refused(database_url, "tls_cert_file", **settings)
 
 
 async def test_smtputf8_with_aiosmtplib(server: AsyncAgentInbox) -> None:
@@ -349,11 +312,7 @@ async def test_smtputf8_with_aiosmtplib(server: AsyncAgentInbox) -> None:
         reply = await smtp.data(raw)
     assert reply.code == 250
     await processed(server)
-    listing = await server.inboxes.messages.list(inbox_id="desk@agents.test")
-    assert listing.count == 1
-    message = await server.inboxes.messages.get(
-        inbox_id="desk@agents.test", message_id=listing.messages[0].message_id
-    )
+    message = await only_message(server)
     assert message.subject == "Grüße, 你好" and "jörg@bücher.example" in message.from_
     assert "Schöne Grüße" in (message.text or "")
     stored = await server.inboxes.messages.get_raw(inbox_id="desk@agents.test", message_id=message.message_id)
@@ -362,24 +321,14 @@ async def test_smtputf8_with_aiosmtplib(server: AsyncAgentInbox) -> None:
 
 async def test_smtputf8_with_swaks(server: AsyncAgentInbox) -> None:
     """swaks (no SMTPUTF8 option of its own) with a non-ASCII sender and 8-bit UTF-8 headers."""
-    swaks = shutil.which("swaks")
-    if swaks is None:
-        pytest.skip("swaks is not installed (.ci/run installs it from Debian's packages)")
-    host, port = server.smtp_address or ("", 0)
-    process = await asyncio.create_subprocess_exec(
-        swaks, "--server", host, "--port", str(port), "--from", "jörg@bücher.example", "--to", "desk@agents.test",
+    status, output = await swaks(
+        server.smtp_address, "--from", "jörg@bücher.example", "--to", "desk@agents.test",
         "--header", "Subject: Grüße aus Köln", "--header", "Content-Type: text/plain; charset=utf-8",
         "--body", "Schöne Grüße", "--helo", "client.example.com",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 0, output.decode(errors="replace")
+    assert status == 0, output
     await processed(server)
-    listing = await server.inboxes.messages.list(inbox_id="desk@agents.test")
-    assert listing.count == 1
-    message = await server.inboxes.messages.get(
-        inbox_id="desk@agents.test", message_id=listing.messages[0].message_id
-    )
+    message = await only_message(server)
     assert message.subject == "Grüße aus Köln" and "jörg@bücher.example" in message.from_
     assert "Schöne Grüße" in (message.text or "")
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import shutil
 import smtplib
 import socket
 import ssl
@@ -20,11 +19,12 @@ import aiosmtplib
 import dkim as dkimpy
 import pytest
 from dnsserver import LoopbackDNS
+from helpers import expect_start_refused, serving, swaks
 from peers import Peer
 from sqlalchemy import func, select
 from test_dkim import loopback_dnsfunc, publish
 
-from agentinbox import AgentInbox, AsyncAgentInbox, ValidationError
+from agentinbox import AgentInbox, AsyncAgentInbox
 from agentinbox._clock import ManualClock
 from agentinbox.smtp import submission as smtp_submission
 from agentinbox.store.tables import deliveries, messages
@@ -56,9 +56,11 @@ async def server(
     database_url: str, clock: ManualClock, tls_files: tuple[Path, Path]
 ) -> AsyncIterator[AsyncAgentInbox]:
     cert, key = tls_files
-    client = AsyncAgentInbox(
-        database_url=database_url,
-        default_domain="agents.test",
+    async with serving(
+        database_url,
+        clock,
+        "desk",
+        "sales",
         submission_listen="127.0.0.1:0",
         api_key=ORG_KEY,
         max_message_size=100_000,
@@ -66,13 +68,8 @@ async def server(
         tls_key_file=str(key),
         relay_url=f"smtp://127.0.0.1:{closed_port()}",
         dns_resolver=f"127.0.0.1:{closed_port()}",
-        clock=clock,
-    )
-    await client.inboxes.create(username="desk", display_name="Desk")
-    await client.inboxes.create(username="sales")
-    await client.start()
-    yield client
-    await client.close()
+    ) as client:
+        yield client
 
 
 async def connect(server: AsyncAgentInbox, **kwargs: object) -> aiosmtplib.SMTP:
@@ -310,21 +307,14 @@ async def test_away_from_loopback_auth_needs_tls(
     ids=["plain", "login", "plain-tls"],
 )
 async def test_swaks_submits(server: AsyncAgentInbox, auth: str, tls: bool) -> None:
-    swaks = shutil.which("swaks")
-    if swaks is None:
-        pytest.skip("swaks is not installed (.ci/run installs it from Debian's packages)")
     key = await server.inboxes.api_keys.create(inbox_id=DESK)
-    host, port = server.submission_address or ("", 0)
-    process = await asyncio.create_subprocess_exec(
-        swaks,
-        "--server", host, "--port", str(port), "--from", DESK, "--to", "sales@agents.test",
+    status, text = await swaks(
+        server.submission_address,
+        "--from", DESK, "--to", "sales@agents.test",
         "--header", "Subject: via swaks", "--helo", "client.example.com",
         "--auth", auth, "--auth-user", DESK, "--auth-password", key.api_key, *(["--tls"] if tls else []),
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
-    text = output.decode(errors="replace")
-    assert process.returncode == 0, text
+    assert status == 0, text
     assert "235 2.7.0 Authentication successful" in text and "250 2.0.0 Message" in text
     if tls:
         assert "220 Ready to start TLS" in text
@@ -333,17 +323,11 @@ async def test_swaks_submits(server: AsyncAgentInbox, auth: str, tls: bool) -> N
 
 
 async def test_swaks_with_a_wrong_password_gets_535(server: AsyncAgentInbox) -> None:
-    swaks = shutil.which("swaks")
-    if swaks is None:
-        pytest.skip("swaks is not installed (.ci/run installs it from Debian's packages)")
-    host, port = server.submission_address or ("", 0)
-    process = await asyncio.create_subprocess_exec(
-        swaks, "--server", host, "--port", str(port), "--from", DESK, "--to", "sales@agents.test",
+    status, output = await swaks(
+        server.submission_address, "--from", DESK, "--to", "sales@agents.test",
         "--auth", "PLAIN", "--auth-user", DESK, "--auth-password", "wrong",
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode != 0 and b"535 5.7.8" in output
+    assert status != 0 and "535 5.7.8" in output
     assert await stored(server) == (0, 0)
 
 
@@ -512,23 +496,17 @@ async def test_without_submission_listen_nothing_listens(client: AsyncAgentInbox
 
 
 async def test_bad_submission_listen_is_a_validation_error(database_url: str) -> None:
-    bad = AsyncAgentInbox(database_url=database_url, submission_listen="nowhere")
-    with pytest.raises(ValidationError):
-        await bad.start()
-    await bad.close()
+    await expect_start_refused(database_url, "submission_listen", submission_listen="nowhere")
 
 
 async def test_an_unreadable_certificate_is_a_validation_error(database_url: str, tmp_path: Path) -> None:
-    bad = AsyncAgentInbox(
-        database_url=database_url,
+    await expect_start_refused(
+        database_url,
+        "tls_cert_file",
         submission_listen="127.0.0.1:0",
         tls_cert_file=str(tmp_path / "missing.pem"),
         tls_key_file=str(tmp_path / "missing.key"),
     )
-    with pytest.raises(ValidationError):
-        await bad.start()
-    assert bad.submission_address is None
-    await bad.close()
 
 
 async def test_without_a_certificate_no_starttls_and_the_hostname_greets(database_url: str) -> None:
