@@ -297,7 +297,7 @@ class SMTPProtocol(SMTP):
 
 @dataclass(frozen=True, kw_only=True)
 class ReceiverLimits:
-    """What one client may take of a listener, the receiver's or submission's (the settings ``smtp_*`` fill it)."""
+    """What one client may take of a listener, receiver or submission (the settings ``smtp_*`` fill it)."""
 
     #: Open connections at once; one more is answered 421 4.7.0 and closed.
     max_connections: int = 100
