@@ -52,7 +52,7 @@ async def serving(
 
 
 async def expect_start_refused(database_url: str, path: str, **settings: Any) -> None:
-    """Starting an engine with ``settings`` is a ValidationError at the setting ``path``, and nothing listens."""
+    """Starting an engine with ``settings`` is a ValidationError at the setting ``path``; nothing listens."""
     engine = AsyncAgentInbox(database_url=database_url, **settings)
     try:
         with pytest.raises(ValidationError) as caught:
