@@ -23,8 +23,11 @@ async def ask(check: Awaitable[str | None], *, what: str, address: str) -> str |
 
     ``what`` names the address in the log and the reply: "sender" or "recipient".
     """
+    # Shielded: a session that times out or drops mid-check must not cancel a database call halfway
+    # (that can leave its connection unusable); the check finishes on its own and its answer is dropped.
+    pending = asyncio.ensure_future(check)
     try:
-        return await check
+        return await asyncio.shield(pending)
     except Exception:
         logger.exception("%s check failed for %s", what, address)
         return f"451 4.3.0 Temporary failure checking the {what}; try again later"
