@@ -26,11 +26,18 @@ async def ask(check: Awaitable[str | None], *, what: str, address: str) -> str |
     # Shielded: a session that times out or drops mid-check must not cancel a database call halfway
     # (that can leave its connection unusable); the check finishes on its own and its answer is dropped.
     pending = asyncio.ensure_future(check)
+    pending.add_done_callback(_consume)
     try:
         return await asyncio.shield(pending)
     except Exception:
         logger.exception("%s check failed for %s", what, address)
         return f"451 4.3.0 Temporary failure checking the {what}; try again later"
+
+
+def _consume(task: asyncio.Future[object]) -> None:
+    """Retrieve the outcome of a check nobody waits for any more, so it is not reported as lost."""
+    if not task.cancelled():
+        task.exception()
 
 
 async def add_recipient(
