@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiosmtpd.smtp import Envelope
 
@@ -34,7 +35,7 @@ async def ask(check: Awaitable[str | None], *, what: str, address: str) -> str |
         return f"451 4.3.0 Temporary failure checking the {what}; try again later"
 
 
-def _consume(task: asyncio.Future[object]) -> None:
+def _consume(task: asyncio.Future[Any]) -> None:
     """Retrieve the outcome of a check nobody waits for any more, so it is not reported as lost."""
     if not task.cancelled():
         task.exception()
