@@ -170,6 +170,11 @@ def test_namespaces_mirror_the_async_client(tmp_path: Path) -> None:
             "inboxes.drafts.update", "inboxes.drafts.delete", "inboxes.drafts.send", "threads.list", "threads.get",
             "threads.search", "drafts.list", "drafts.get", "pods.create", "pods.list", "pods.get", "pods.delete",
             "pods.inboxes.create", "pods.threads.list", "pods.drafts.list",
+            "domains.create", "domains.list", "domains.get", "domains.update", "domains.delete", "domains.verify",
+            "domains.get_zone_file", "domains.rotate_dkim_key", "domains.delete_dkim_key",
+            "api_keys.create", "api_keys.list", "api_keys.get", "api_keys.update", "api_keys.delete",
+            "inboxes.api_keys.create", "inboxes.api_keys.list", "pods.api_keys.create", "pods.api_keys.list",
+            "start", "deliver",
         ):  # fmt: skip
             target: object = client
             for part in path.split("."):
