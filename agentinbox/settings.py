@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     delivery_retry_delay: int = Field(default=60, gt=0)
     #: SMTP transactions the delivery workers run at once.
     delivery_concurrency: int = Field(default=20, gt=0)
+    #: Processes that turn accepted SMTP mail into messages once ``start()`` runs the receiver: 0 runs that
+    #: work in this process (sharing its CPU with the receiver); N > 0 spawns N child processes, each taking
+    #: its share of the inbound queue, so receiving and storing use several cores.
+    inbound_processes: int = Field(default=0, ge=0, le=16)
     #: Timeout of each step (connect, command, data) of an outbound SMTP transaction, in seconds.
     delivery_timeout: float = Field(default=60, gt=0)
     #: How long an ``idempotency_key`` is remembered after its request completed, in seconds.

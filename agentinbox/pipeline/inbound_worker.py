@@ -61,9 +61,10 @@ class InboundWorker(BackgroundWorker):
 
     name = "agentinbox-inbound"
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, shard: tuple[int, int] | None = None) -> None:
         super().__init__()
         self._ctx = ctx
+        self._shard = shard  # (index, count): this worker's share of the queue, when several processes work
         self._busy_until = 0.0
 
     async def _run(self) -> None:
@@ -90,7 +91,7 @@ class InboundWorker(BackgroundWorker):
     async def _pass(self) -> bool:
         """Process one batch of due messages; False when none was due."""
         ctx = self._ctx
-        entries = await ctx.db.read(_load_due, now=ctx.clock.now(), limit=_BATCH)
+        entries = await ctx.db.read(_load_due, now=ctx.clock.now(), limit=_BATCH, shard=self._shard)
         if not entries:
             return False
         # Parsing and reply extraction are CPU work: a thread keeps the event loop (and the SMTP sessions
@@ -130,11 +131,11 @@ def _retry_delay(attempts: int) -> int:
     return min(_FIRST_RETRY_SECONDS * 2 ** min(attempts, 16), _MAX_RETRY_SECONDS)
 
 
-def _load_due(conn: Connection, *, now: int, limit: int) -> list[_Entry]:
-    """The due queued messages with their bytes, oldest first."""
+def _load_due(conn: Connection, *, now: int, limit: int, shard: tuple[int, int] | None) -> list[_Entry]:
+    """The due queued messages (of ``shard`` only, when given) with their bytes, oldest first."""
     return [
         _Entry(row.id, row.raw_sha256, row.received_at, list(row.rcpt_to), row.attempts, raw)
-        for row, raw in inbound_queue.due_entries(conn, now=now, limit=limit)
+        for row, raw in inbound_queue.due_entries(conn, now=now, limit=limit, shard=shard)
     ]
 
 

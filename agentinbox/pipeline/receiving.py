@@ -16,6 +16,7 @@ from ..mail.addresses import address_key
 from ..smtp.receiver import SMTPReceiver
 from ..store import inbound_queue, inboxes
 from .context import Context
+from .inbound_processes import InboundProcesses
 from .inbound_worker import InboundWorker
 from .listening import listen_address, listener_options
 
@@ -29,11 +30,17 @@ _Pending = tuple[inbound_queue.Accepted, "asyncio.Future[None]"]
 
 
 class Receiving:
-    """The inbound worker and, when ``smtp_listen`` is set, the SMTP receiver feeding it."""
+    """The inbound worker and, when ``smtp_listen`` is set, the SMTP receiver feeding it.
+
+    With ``inbound_processes`` > 0 and a receiver, the worker is that many child processes instead.
+    """
 
     def __init__(self, ctx: Context) -> None:
         self._ctx = ctx
-        self.worker = InboundWorker(ctx)
+        count = ctx.settings.inbound_processes
+        self.worker: InboundWorker | InboundProcesses = (
+            InboundProcesses(ctx, count) if count and ctx.settings.smtp_listen else InboundWorker(ctx)
+        )
         self._receiver: SMTPReceiver | None = None
         self._pending: list[_Pending] = []
         self._committing: asyncio.Task[None] | None = None
@@ -102,6 +109,8 @@ class Receiving:
     async def start(self) -> None:
         """Start the worker (it first processes what an earlier run left queued) and the receiver."""
         self.worker.start()
+        if isinstance(self.worker, InboundProcesses):
+            await self.worker.ready()
         settings = self._ctx.settings
         listen = settings.smtp_listen
         if listen and self._receiver is None:

@@ -33,6 +33,7 @@ T = TypeVar("T")
 StoreFunction = Callable[Concatenate[Connection, P], T]
 
 _SQLITE_READERS = 3
+_IMMEDIATE = "agentinbox_begin_immediate"  # execution option of the SQLite writer's connections
 _RETRIES = 3
 # Failures of the database itself (down, unreachable, out of disk), as opposed to bugs in a query.
 _UNAVAILABLE = (OperationalError, InterfaceError, OSError)
@@ -81,7 +82,10 @@ class Database:
                 if in_memory
                 else ThreadPoolExecutor(_SQLITE_READERS, thread_name_prefix="agentinbox-db-reader")
             )
-            self._group = GroupCommit(engine, self._writer)
+            # Write transactions take the write lock at BEGIN (IMMEDIATE): one that began deferred, read,
+            # and then found another process's commit in the way would fail at once with SQLITE_BUSY,
+            # where waiting for the lock (busy_timeout) is what another writing process needs.
+            self._group = GroupCommit(engine.execution_options(**{_IMMEDIATE: True}), self._writer)
         elif backend == "postgresql":
             # Imported here: the asyncio extension pulls in the ORM, which SQLite users never need.
             from sqlalchemy.ext.asyncio import create_async_engine
@@ -181,4 +185,4 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_IMMEDIATE) else "BEGIN")

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
 
 from .blobs import blob_content, put_blob
 from .tables import blobs, inbound_queue
 
-__all__ = ["Accepted", "due_entries", "enqueue", "enqueue_many", "postpone", "take"]
+__all__ = ["Accepted", "due_count", "due_entries", "enqueue", "enqueue_many", "postpone", "take"]
 
 
 class Accepted(NamedTuple):
@@ -54,16 +54,30 @@ def enqueue_many(conn: Connection, messages: Sequence[Accepted], *, now: int) ->
         conn.execute(insert(inbound_queue), rows)
 
 
-def due_entries(conn: Connection, *, now: int, limit: int) -> list[tuple[Any, bytes]]:
-    """Queued messages ready to be processed, oldest first, each as its row and raw bytes, in one query."""
-    rows = conn.execute(
+def due_entries(
+    conn: Connection, *, now: int, limit: int, shard: tuple[int, int] | None = None
+) -> list[tuple[Any, bytes]]:
+    """Queued messages ready to be processed, oldest first, each as its row and raw bytes, in one query.
+
+    ``shard`` (index, count) keeps only the ids equal to index modulo count: workers in separate processes
+    each own one share of the queue, so no two of them parse the same message.
+    """
+    query = (
         select(inbound_queue, blobs.c.compressed, blobs.c.data)
         .join(blobs, blobs.c.sha256 == inbound_queue.c.raw_sha256)
         .where(inbound_queue.c.next_attempt_at <= now)
-        .order_by(inbound_queue.c.next_attempt_at, inbound_queue.c.id)
-        .limit(limit)
     )
+    if shard is not None:
+        index, count = shard
+        query = query.where(inbound_queue.c.id % count == index)
+    rows = conn.execute(query.order_by(inbound_queue.c.next_attempt_at, inbound_queue.c.id).limit(limit))
     return [(row, blob_content(row.compressed, row.data)) for row in rows]
+
+
+def due_count(conn: Connection, *, now: int) -> int:
+    """How many queued messages are ready to be processed."""
+    query = select(func.count()).select_from(inbound_queue).where(inbound_queue.c.next_attempt_at <= now)
+    return int(conn.execute(query).scalar_one())
 
 
 def take(conn: Connection, entries: Sequence[tuple[int, str, int]]) -> dict[int, str]:
