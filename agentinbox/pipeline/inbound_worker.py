@@ -131,7 +131,9 @@ def _retry_delay(attempts: int) -> int:
     return min(_FIRST_RETRY_SECONDS * 2 ** min(attempts, 16), _MAX_RETRY_SECONDS)
 
 
-def _load_due(conn: Connection, *, now: int, limit: int, shard: tuple[int, int] | None) -> list[_Entry]:
+def _load_due(
+    conn: Connection, *, now: int, limit: int, shard: tuple[int, int] | None = None
+) -> list[_Entry]:
     """The due queued messages (of ``shard`` only, when given) with their bytes, oldest first."""
     return [
         _Entry(row.id, row.raw_sha256, row.received_at, list(row.rcpt_to), row.attempts, raw)
