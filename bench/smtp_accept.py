@@ -59,7 +59,8 @@ async def serve_agentinbox(folder: Path, *, mode: str, port: int, tree: Path) ->
     only: the worker is kept from starting, so accepted mail stays queued), ``drain`` (no receiver:
     ``start`` on stdin starts the worker, which processes what other processes queue) and ``reuseport``
     (the receiver binds ``port`` with SO_REUSEPORT, so several processes share it and the kernel spreads
-    connections over them). ``tree`` is the source tree whose agentinbox is imported.
+    connections over them) and ``processes=N`` (setting ``inbound_processes``: N child processes store what
+    the receiver accepts). ``tree`` is the source tree whose agentinbox is imported.
     """
     sys.path.insert(0, str(tree))
     from agentinbox import AsyncAgentInbox
@@ -74,7 +75,11 @@ async def serve_agentinbox(folder: Path, *, mode: str, port: int, tree: Path) ->
         loop.create_server = functools.partial(create_server, reuse_port=True)  # type: ignore[method-assign]
     url = f"sqlite+aiosqlite:///{folder / 'agentinbox.db'}"
     listen = "" if "drain" in modes else f"127.0.0.1:{port}"
-    async with AsyncAgentInbox(database_url=url, default_domain=DOMAIN, smtp_listen=listen) as client:
+    processes = [int(m.partition("=")[2]) for m in modes if m.startswith("processes=")]
+    extra = {"inbound_processes": processes[-1]} if processes else {}
+    async with AsyncAgentInbox(
+        database_url=url, default_domain=DOMAIN, smtp_listen=listen, **extra
+    ) as client:
         inbox = await client.inboxes.create(username="bench", client_id="bench")
         if "drain" not in modes:
             await client.start()
@@ -333,7 +338,8 @@ def measure(kind: str, *, messages: int, sessions: int, size: int, reuse: bool) 
     Kinds beyond the three compared: ``agentinbox-accept-only`` (the worker kept off during the load; then
     the server is stopped and a new process without a receiver drains the queue, as after a restart),
     ``agentinbox-xN`` (N processes sharing one port through SO_REUSEPORT and one SQLite database, each
-    accepting and storing) and ``agentinbox-xN+w`` (N processes that only accept, and one that stores).
+    accepting and storing), ``agentinbox-xN+w`` (N processes that only accept, and one that stores) and
+    ``agentinbox-pN`` (one engine with ``inbound_processes`` = N: its child processes store).
     """
     with tempfile.TemporaryDirectory(prefix=f"bench-{kind}-") as name:
         folder = Path(name)
@@ -352,6 +358,9 @@ def measure(kind: str, *, messages: int, sessions: int, size: int, reuse: bool) 
                     servers[-1].ask("start")
             elif kind == "agentinbox-accept-only":
                 servers.append(start_python_server(kind, folder, mode="accept"))
+            elif _is_processes(kind):
+                mode = f"processes={kind.removeprefix('agentinbox-p')}"
+                servers.append(start_python_server(kind, folder, mode=mode))
             else:
                 servers.append(start_python_server(kind, folder))
             server = servers[0]
@@ -474,6 +483,10 @@ def _acceptors(kind: str) -> tuple[int, bool]:
     return int(spec.removesuffix("+w")), spec.endswith("+w")
 
 
+def _is_processes(kind: str) -> bool:
+    return kind.startswith("agentinbox-p") and kind.removeprefix("agentinbox-p").isdigit()
+
+
 def _is_acceptors(kind: str) -> bool:
     spec = kind.removeprefix("agentinbox-x").removesuffix("+w")
     return kind.startswith("agentinbox-x") and spec.isdigit()
@@ -493,7 +506,8 @@ def main() -> None:
         help="comma-separated, from "
         + ", ".join(SERVERS)
         + ", agentinbox-accept-only (then drained by a fresh process), agentinbox-xN (N processes on one "
-        "port with SO_REUSEPORT), agentinbox-xN+w (N that only accept, one more that stores)",
+        "port with SO_REUSEPORT), agentinbox-xN+w (N that only accept, one more that stores), agentinbox-pN "
+        "(inbound_processes=N: N child processes store what the receiver accepts)",
     )
     parser.add_argument(
         "--modes", default="new,reuse", help="new (a connection per message), reuse (-d), or both"
@@ -519,7 +533,9 @@ def main() -> None:
         raise SystemExit(f"{SMTP_SOURCE} is missing: apt-get install postfix")
     kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
     extra = ("agentinbox-accept-only", "agentinbox-baseline")
-    unknown = {k for k in kinds if k not in (*SERVERS, *extra) and not _is_acceptors(k)}
+    unknown = {
+        k for k in kinds if k not in (*SERVERS, *extra) and not _is_acceptors(k) and not _is_processes(k)
+    }
     if unknown:
         raise SystemExit(f"unknown servers: {', '.join(sorted(unknown))}")
     if args.baseline_tree:
