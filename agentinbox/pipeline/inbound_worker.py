@@ -61,10 +61,11 @@ class InboundWorker(BackgroundWorker):
 
     name = "agentinbox-inbound"
 
-    def __init__(self, ctx: Context, *, shard: tuple[int, int] | None = None) -> None:
+    def __init__(self, ctx: Context, *, shard: tuple[int, int] | None = None, batch: int = _BATCH) -> None:
         super().__init__()
         self._ctx = ctx
         self._shard = shard  # (index, count): this worker's share of the queue, when several processes work
+        self._batch = batch
         self._busy_until = 0.0
 
     async def _run(self) -> None:
@@ -91,7 +92,7 @@ class InboundWorker(BackgroundWorker):
     async def _pass(self) -> bool:
         """Process one batch of due messages; False when none was due."""
         ctx = self._ctx
-        entries = await ctx.db.read(_load_due, now=ctx.clock.now(), limit=_BATCH, shard=self._shard)
+        entries = await ctx.db.read(_load_due, now=ctx.clock.now(), limit=self._batch, shard=self._shard)
         if not entries:
             return False
         # Parsing and reply extraction are CPU work: a thread keeps the event loop (and the SMTP sessions
