@@ -13,7 +13,8 @@ stdin is its whole link to the parent:
 - end of file (``close()``, or the parent died) stops the child politely: it finishes the batch in hand and
   exits. A child killed midway loses nothing: its batch is still queued, and its restart processes it.
 
-A child that exits while the engine runs is logged as an error and started again.
+A child that exits while the engine runs is logged as an error and started again (after a delay that
+grows while it keeps dying at once). Children run on the wall clock: a test's ManualClock stays here.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import json
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 from ..store import inbound_queue
@@ -34,7 +36,9 @@ __all__ = ["InboundProcesses"]
 logger = logging.getLogger("agentinbox.inbound")
 
 _CHILD_MODULE = "agentinbox.pipeline.inbound_child"  # imported by nothing else, so -m runs it cleanly
-_RESTART_SECONDS = 0.5  # wait before starting a child again after it died
+_RESTART_SECONDS = 0.5  # first wait before starting a child again after it died; doubles up to the max
+_RESTART_MAX_SECONDS = 30.0
+_HEALTHY_SECONDS = 60.0  # a child that ran this long before dying is restarted after the first wait again
 _IDLE_POLL_SECONDS = 0.02
 
 
@@ -121,6 +125,7 @@ class InboundProcesses:
         setup = json.dumps(
             {"settings": self._ctx.settings.model_dump(mode="json"), "shard": [index, self._count]}
         )
+        delay = _RESTART_SECONDS
         while not self._stopping:
             try:
                 child = await asyncio.create_subprocess_exec(
@@ -131,9 +136,12 @@ class InboundProcesses:
                     env=_child_environment(),
                 )
             except OSError:
-                logger.exception("inbound process %d could not be started; retrying", index)
-                await asyncio.sleep(_RESTART_SECONDS)
+                logger.exception("inbound process %d could not be started; retrying in %s s", index, delay)
+                self._spawned[index].set()  # start() does not wait for it: mail stays queued meanwhile
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _RESTART_MAX_SECONDS)
                 continue
+            began = time.monotonic()
             self._children[index] = child
             assert child.stdin is not None
             with contextlib.suppress(OSError):
@@ -146,13 +154,17 @@ class InboundProcesses:
                 if code != 0:
                     logger.error("inbound process %d (pid %d) exited with %d", index, child.pid, code)
                 return
+            if time.monotonic() - began >= _HEALTHY_SECONDS:
+                delay = _RESTART_SECONDS
             logger.error(
-                "inbound process %d (pid %d) died with exit status %d; starting it again",
+                "inbound process %d (pid %d) died with exit status %d; starting it again in %s s",
                 index,
                 child.pid,
                 code,
+                delay,
             )
-            await asyncio.sleep(_RESTART_SECONDS)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RESTART_MAX_SECONDS)
 
 
 def _child_environment() -> dict[str, str]:
