@@ -54,6 +54,10 @@ def serve(
     ] = None,
     tls_cert_file: Annotated[str | None, _option("PEM certificate chain for STARTTLS.")] = None,
     tls_key_file: Annotated[str | None, _option("PEM private key for STARTTLS.")] = None,
+    inbound_processes: Annotated[
+        int | None,
+        _option("Child processes that store received mail (0 = in this process; 1 uses a 2nd core)."),
+    ] = None,
 ) -> None:
     """Serve SMTP (receiving and submission) and deliver outbound mail until interrupted (Ctrl-C or SIGTERM)."""
     given: dict[str, Any] = {
@@ -66,6 +70,7 @@ def serve(
         "dns_resolver": dns_resolver,
         "tls_cert_file": tls_cert_file,
         "tls_key_file": tls_key_file,
+        "inbound_processes": inbound_processes,
     }
     try:
         settings = Settings(**{name: value for name, value in given.items() if value is not None})

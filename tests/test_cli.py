@@ -25,7 +25,13 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 def test_help_lists_the_serve_options() -> None:
     done = _run("serve", "--help")
     assert done.returncode == 0
-    for option in ("--smtp-listen", "--submission-listen", "--relay-url", "--database-url", "--dns-resolver"):
+    for option in (
+        "--smtp-listen",
+        "--submission-listen",
+        "--relay-url",
+        "--database-url",
+        "--inbound-processes",
+    ):
         assert option in done.stdout
 
 
@@ -35,6 +41,7 @@ def test_help_lists_the_serve_options() -> None:
         (["--smtp-listen", "nonsense"], "smtp_listen"),
         (["--relay-url", "http://x"], "relay_url"),
         (["--database-url", "nope://"], "database"),
+        (["--inbound-processes", "-1"], "inbound_processes"),
     ],
 )
 def test_bad_settings_are_reported_without_a_traceback(tmp_path: Path, args: list[str], message: str) -> None:
@@ -52,7 +59,8 @@ def test_unknown_environment_settings_are_reported(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(shutil.which("swaks") is None, reason="swaks is not installed (.ci/run installs it)")
-def test_serve_receives_mail_over_smtp_and_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("extra", [[], ["--inbound-processes", "1"]], ids=["one-process", "child-process"])
+def test_serve_receives_mail_over_smtp_and_stops_on_sigterm(tmp_path: Path, extra: list[str]) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'served.db'}"
     with AgentInbox(database_url=url, default_domain="agents.test") as client:
         client.inboxes.create(username="desk")
@@ -67,6 +75,7 @@ def test_serve_receives_mail_over_smtp_and_stops_on_sigterm(tmp_path: Path) -> N
             "agents.test",
             "--smtp-listen",
             f"127.0.0.1:{port}",
+            *extra,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
