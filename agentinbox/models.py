@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,11 +14,16 @@ __all__ = [
     "BatchGetMessagesResponse",
     "BatchUpdateMessagesResponse",
     "BearerApiKey",
+    "BounceRecipient",
     "CreateApiKeyResponse",
     "Domain",
     "DomainItem",
+    "DomainVerifiedEvent",
     "Draft",
     "DraftItem",
+    "Event",
+    "EventBounce",
+    "EventReceipt",
     "Inbox",
     "ListApiKeysResponse",
     "ListDomainsResponse",
@@ -28,7 +33,11 @@ __all__ = [
     "ListPodsResponse",
     "ListThreadsResponse",
     "Message",
+    "MessageBouncedEvent",
+    "MessageDeliveredEvent",
     "MessageItem",
+    "MessageReceivedEvent",
+    "MessageSentEvent",
     "Pod",
     "RawMessageResponse",
     "SearchHighlights",
@@ -180,6 +189,8 @@ class DraftItem(Model):
     forward_of: str | None = None
     send_status: Literal["scheduled", "sending", "failed"] | None = None
     send_at: datetime | None = None
+    #: Why a scheduled send failed (``send_status`` ``failed``); an addition to the reference's model.
+    send_error: str | None = None
     updated_at: datetime
 
 
@@ -381,3 +392,82 @@ class Domain(DomainItem):
 
 class ListDomainsResponse(_Page):
     domains: list[DomainItem]
+
+
+# Events (reference §9.3): the same JSON for in-process hooks, webhook bodies and websocket frames.
+
+
+class EventReceipt(Model):
+    """The ``send`` of ``message.sent`` and the ``delivery`` of ``message.delivered``."""
+
+    inbox_id: str
+    thread_id: str
+    message_id: str
+    timestamp: datetime
+    recipients: list[str]
+
+
+class BounceRecipient(Model):
+    address: str
+    status: str
+    #: Not in the reference: the remote server's reply or the DSN's diagnostic, when known.
+    diagnostic: str | None = None
+
+
+class EventBounce(Model):
+    """The ``bounce`` of ``message.bounced``."""
+
+    inbox_id: str
+    thread_id: str
+    message_id: str
+    timestamp: datetime
+    type: str
+    sub_type: str
+    recipients: list[BounceRecipient]
+
+
+class _EventBase(Model):
+    type: Literal["event"] = "event"
+    event_id: str
+
+
+class MessageReceivedEvent(_EventBase):
+    event_type: Literal[
+        "message.received",
+        "message.received.spam",
+        "message.received.blocked",
+        "message.received.unauthenticated",
+    ]
+    message: Message
+    thread: ThreadItem
+
+
+class MessageSentEvent(_EventBase):
+    event_type: Literal["message.sent"]
+    send: EventReceipt
+
+
+class MessageDeliveredEvent(_EventBase):
+    event_type: Literal["message.delivered"]
+    delivery: EventReceipt
+
+
+class MessageBouncedEvent(_EventBase):
+    event_type: Literal["message.bounced"]
+    bounce: EventBounce
+
+
+class DomainVerifiedEvent(_EventBase):
+    event_type: Literal["domain.verified"]
+    domain: Domain
+
+
+#: Any event, told apart by ``event_type``.
+Event = Annotated[
+    MessageReceivedEvent
+    | MessageSentEvent
+    | MessageDeliveredEvent
+    | MessageBouncedEvent
+    | DomainVerifiedEvent,
+    Field(discriminator="event_type"),
+]

@@ -121,7 +121,9 @@ async def test_relay_delivers_every_recipient_in_one_transaction(engines: Factor
     assert "delayed" not in await labels_of(engine, message_id)
     assert [row.status for row in await delivery_rows(engine)] == ["delivered"] * 3
     delivered = await event_list(engine, "message.delivered")
-    assert len(delivered) == 1 and sorted(delivered[0].payload["recipients"]) == sorted(got.rcpt_tos)
+    assert len(delivered) == 1 and sorted(delivered[0].payload["delivery"]["recipients"]) == sorted(
+        got.rcpt_tos
+    )
     assert delivered[0].message_id == message_id
 
 
@@ -186,8 +188,8 @@ async def test_permanent_refusal_bounces_that_recipient_only(engines: Factory, p
     statuses = {row.recipient: row.status for row in await delivery_rows(engine)}
     assert statuses == {"ann@example.com": "delivered", "nobody@example.com": "bounced"}
     [bounce] = await event_list(engine, "message.bounced")
-    assert bounce.payload["recipients"][0]["address"] == "nobody@example.com"
-    assert bounce.payload["recipients"][0]["status"] == "5.1.1"
+    assert bounce.payload["bounce"]["recipients"][0]["address"] == "nobody@example.com"
+    assert bounce.payload["bounce"]["recipients"][0]["status"] == "5.1.1"
 
 
 async def test_refused_data_bounces_the_message(engines: Factory, peer: Peer) -> None:
@@ -224,7 +226,7 @@ async def test_a_peer_that_is_down_is_delayed_then_bounced_after_the_maximum_age
     labels = await labels_of(engine, message_id)
     assert "bounced" in labels and "delayed" not in labels
     [bounce] = await event_list(engine, "message.bounced")
-    assert "gave up" in bounce.payload["recipients"][0]["diagnostic"]
+    assert "gave up" in bounce.payload["bounce"]["recipients"][0]["diagnostic"]
 
 
 async def test_pending_deliveries_wait_for_start_and_survive_a_restart(
@@ -503,7 +505,7 @@ async def test_a_bounce_report_after_acceptance_bounces_the_sent_message(
     assert row.status == "bounced" and "Recipient address rejected" in row.last_error
     [bounce] = await event_list(engine, "message.bounced")
     assert bounce.message_id == message_id
-    assert bounce.payload["recipients"] == [
+    assert bounce.payload["bounce"]["recipients"] == [
         {
             "address": "ann@example.com",
             "status": "5.1.1",

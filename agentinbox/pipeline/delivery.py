@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from ..mail.dsn import DeliveryReport, RecipientStatus
+from ..models import BounceRecipient
 from ..smtp.delivery import Outcome
 from ..store import deliveries, events, messages
 from ..store.deliveries import Claimed
@@ -91,7 +92,9 @@ def record_outcomes(
             now=now,
             pod_id=first.pod_id,
             **ids,
-            payload={"recipients": [row.recipient for row, _ in delivered]},
+            payload=events.receipt_payload(
+                "delivery", now=now, recipients=[row.recipient for row, _ in delivered], **ids
+            ),
         )
     if bounced:
         events.append_event(
@@ -100,18 +103,16 @@ def record_outcomes(
             now=now,
             pod_id=first.pod_id,
             **ids,
-            payload={
-                "type": "Permanent",
-                "sub_type": "General",
-                "recipients": [
-                    {
-                        "address": row.recipient,
-                        "status": _enhanced_status(outcome),
-                        "diagnostic": str(outcome),
-                    }
+            payload=events.bounce_payload(
+                now=now,
+                recipients=[
+                    BounceRecipient(
+                        address=row.recipient, status=_enhanced_status(outcome), diagnostic=str(outcome)
+                    )
                     for row, outcome in bounced
                 ],
-            },
+                **ids,
+            ),
         )
 
 
@@ -154,12 +155,14 @@ def apply_report(conn: Connection, inbox_id: str, report: DeliveryReport, *, now
         inbox_id=inbox_id,
         thread_id=row.thread_id,
         message_id=row.message_id,
-        payload={
-            "type": "Permanent",
-            "sub_type": "General",
-            "recipients": [
-                {"address": r.address, "status": r.status, "diagnostic": r.diagnostic} for r in reported
+        payload=events.bounce_payload(
+            inbox_id=inbox_id,
+            thread_id=row.thread_id,
+            message_id=row.message_id,
+            now=now,
+            recipients=[
+                BounceRecipient(address=r.address, status=r.status, diagnostic=r.diagnostic) for r in reported
             ],
-        },
+        ),
     )
     return True

@@ -187,6 +187,7 @@ def store_received(
             extracted_html=prepared.extracted_html,
         )
         file_message(conn, new, thread_id=thread_id, keys=keys, known=known, subject_key=subject_key, now=now)
+        message = messages.new_message_model(new, now=now)
         events.append_event(
             conn,
             "message.received",
@@ -195,8 +196,9 @@ def store_received(
             inbox_id=inbox_id,
             thread_id=new.thread_id,
             message_id=message_id,
+            payload=events.received_payload(conn, message),
         )
-        stored.append(messages.new_message_model(new, now=now))
+        stored.append(message)
         if dsn.is_report(_header(parsed.headers, "content-type")):
             report = dsn.parse_report(prepared.raw)
             if report is not None:

@@ -391,7 +391,7 @@ def record_sent(
         now=now,
         pod_id=inbox.pod_id,
         **ids,
-        payload={"recipients": envelope},
+        payload=events.receipt_payload("send", now=now, recipients=envelope, **ids),
     )
     # The sending inbox already holds the message; other local inboxes get their own received copy.
     others = {inbox_id: pod for inbox_id, pod in local.items() if inbox_id != inbox.inbox_id}
@@ -411,7 +411,7 @@ def record_sent(
             now=now,
             pod_id=inbox.pod_id,
             **ids,
-            payload={"recipients": list(local)},
+            payload=events.receipt_payload("delivery", now=now, recipients=list(local), **ids),
         )
     return SendMessageResponse(message_id=rfc_message_id, thread_id=new.thread_id)
 
