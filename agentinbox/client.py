@@ -23,6 +23,7 @@ from .pipeline import inbound
 from .pipeline.context import Context
 from .pipeline.delivery_worker import DeliveryWorker
 from .pipeline.receiving import Receiving
+from .pipeline.scheduler import Scheduler
 from .pipeline.submission import Submission
 from .resources._base import Resource
 from .resources.api_keys import ApiKeys
@@ -76,6 +77,7 @@ class AsyncAgentInbox:
         self._receiving: Receiving | None = None
         self._submission: Submission | None = None
         self._delivery: DeliveryWorker | None = None
+        self._scheduler: Scheduler | None = None
         self.inboxes = Inboxes(self)
         self.threads = Threads(self)
         self.drafts = Drafts(self)
@@ -108,7 +110,8 @@ class AsyncAgentInbox:
     async def start(self) -> None:
         """Start serving what the settings enable: the SMTP receiver on ``smtp_listen``, the worker that
         turns accepted mail into messages (it first finishes whatever an earlier run left queued), and the
-        delivery worker that sends queued outbound mail through ``relay_url`` or straight to MX hosts.
+        delivery worker that sends queued outbound mail through ``relay_url`` or straight to MX hosts, and
+        the scheduler that sends drafts when their ``send_at`` comes (first any that fell due meanwhile).
 
         Without ``start()`` the engine still works fully in-process.
         """
@@ -117,6 +120,10 @@ class AsyncAgentInbox:
             self._delivery = DeliveryWorker(ctx)
             ctx.wake_delivery = self._delivery.wake
             self._delivery.start()
+        if self._scheduler is None:
+            self._scheduler = Scheduler(ctx)
+            ctx.wake_scheduler = self._scheduler.wake
+            self._scheduler.start()
         if self._receiving is None:
             self._receiving = Receiving(ctx)
         await self._receiving.start()
@@ -158,6 +165,11 @@ class AsyncAgentInbox:
         receiving, self._receiving = self._receiving, None
         if receiving is not None:
             await receiving.stop()
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            if self._opened is not None:
+                self._opened.wake_scheduler = lambda: None
+            await scheduler.stop()
         delivery, self._delivery = self._delivery, None
         if delivery is not None:
             if self._opened is not None:

@@ -21,3 +21,5 @@ class Context:
     clock: Clock
     #: Called after a transaction queued remote deliveries; the delivery worker, when running, sets it.
     wake_delivery: Callable[[], None] = field(default=lambda: None)
+    #: Called after a draft was scheduled or rescheduled; the scheduler, when running, sets it.
+    wake_scheduler: Callable[[], None] = field(default=lambda: None)

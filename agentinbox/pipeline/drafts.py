@@ -1,7 +1,11 @@
 """Drafts: create and change them (reply and forward drafts take their context from the original), send them.
 
 A draft with ``send_at`` is a scheduled send: it carries the ``scheduled`` label and ``send_status``
-``scheduled`` until the scheduler sends it.
+``scheduled`` until the scheduler (:mod:`agentinbox.pipeline.scheduler`) claims it (``sending``) and sends
+it, which deletes it, or marks it ``failed`` with the reason in ``send_error``. ``send_at`` must be a
+datetime (a naive one is UTC); one already past is sent as soon as the scheduler runs, as AgentMail does. Changing
+``send_at`` reschedules (and clears an earlier failure), ``send_at=None`` unschedules, deleting cancels.
+The ``scheduled`` label follows ``send_at`` alone: callers cannot add or remove it.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from sqlalchemy import Connection
 
 from .._clock import from_datetime
 from .._types import OMIT, Omit
-from ..errors import ConflictError, ValidationError
+from ..errors import ConflictError, NotFoundError, ValidationError
 from ..mail import compose
 from ..mail.compose import OutgoingAttachment
 from ..mail.labels import user_labels
@@ -36,7 +40,7 @@ from .outbound import (
     validate_outgoing,
 )
 
-__all__ = ["create_draft", "send_draft", "update_draft"]
+__all__ = ["create_draft", "send_draft", "send_scheduled", "update_draft"]
 
 SCHEDULED = "scheduled"
 
@@ -46,7 +50,16 @@ def _send_at(value: datetime | None) -> int | None:
         return None
     if not isinstance(value, datetime):
         raise ValidationError("send_at must be a datetime", path=["send_at"])
-    return from_datetime(value)
+    return from_datetime(value)  # a naive datetime is taken as UTC, like every datetime the engine takes
+
+
+def _no_scheduled_label(labels: list[str], field: str) -> list[str]:
+    if SCHEDULED in labels:
+        raise ValidationError(
+            f"the {SCHEDULED!r} label follows send_at; set or clear send_at instead",
+            path=[field, labels.index(SCHEDULED)],
+        )
+    return labels
 
 
 def _store_attachments(conn: Connection, attachments: list[OutgoingAttachment]) -> list[dict[str, Any]]:
@@ -80,6 +93,7 @@ async def create_draft(ctx: Context, *, inbox_id: str, fields: dict[str, Any]) -
         labels=fields.get("labels"),
         attachments=fields.get("attachments"),
     )
+    _no_scheduled_label(outgoing.labels, "labels")
     send_at = _send_at(fields.get("send_at"))
     client_id = fields.get("client_id")
 
@@ -128,7 +142,10 @@ async def create_draft(ctx: Context, *, inbox_id: str, fields: dict[str, Any]) -
         }
         return drafts.insert_draft(conn, values, now=ctx.clock.now())
 
-    return await ctx.db.write(run)
+    draft = await ctx.db.write(run)
+    if draft.send_status == SCHEDULED:
+        ctx.wake_scheduler()
+    return draft
 
 
 async def update_draft(ctx: Context, *, inbox_id: str, draft_id: str, changes: dict[str, Any]) -> Draft:
@@ -155,8 +172,10 @@ async def update_draft(ctx: Context, *, inbox_id: str, draft_id: str, changes: d
         raise ValidationError(
             "remove_attachments must be a list of attachment ids", path=["remove_attachments"]
         )
-    add_labels = user_labels(given.get("add_labels"), field="add_labels")
-    remove_labels = user_labels(given.get("remove_labels"), field="remove_labels")
+    add_labels = _no_scheduled_label(user_labels(given.get("add_labels"), field="add_labels"), "add_labels")
+    remove_labels = _no_scheduled_label(
+        user_labels(given.get("remove_labels"), field="remove_labels"), "remove_labels"
+    )
     send_at: int | Omit | None = _send_at(given["send_at"]) if "send_at" in given else OMIT
 
     def run(conn: Connection) -> Draft:
@@ -190,13 +209,18 @@ async def update_draft(ctx: Context, *, inbox_id: str, draft_id: str, changes: d
         if send_at is not OMIT:
             values["send_at"] = send_at
             values["send_status"] = SCHEDULED if send_at is not None else None
+            values["send_error"] = None
+            values["send_lease_until"] = None
             labels = [label for label in labels if label != SCHEDULED]
             if send_at is not None:
                 labels.append(SCHEDULED)
         values["labels"] = labels
         return drafts.update_draft(conn, row.draft_id, values, now=ctx.clock.now())
 
-    return await ctx.db.write(run)
+    draft = await ctx.db.write(run)
+    if send_at is not OMIT and send_at is not None:
+        ctx.wake_scheduler()
+    return draft
 
 
 async def send_draft(
@@ -228,36 +252,63 @@ async def send_draft(
         row = drafts.draft_row(conn, Scope(inbox_id=inbox.inbox_id), draft_id)
         if row.send_status == "sending":
             raise ConflictError(f"draft {draft_id!r} is already being sent")
-        attachments = stored_attachments(conn, row.attachments)
-        labels = [label for label in row.labels if label != SCHEDULED and label not in removed]
-        labels += [label for label in added if label not in labels]
-        outgoing = Outgoing(
-            to=row.to or [],
-            cc=row.cc or [],
-            bcc=row.bcc or [],
-            reply_to=row.reply_to or [],
-            subject=row.subject,
-            text=row.text,
-            html=row.html,
-            labels=labels,
-            attachments=attachments,
-        )
-        mode: Mode = "reply" if row.in_reply_to else "forward" if row.forward_of else "send"
-        response = send_in_transaction(
-            conn,
-            ctx,
-            inbox_id=inbox.inbox_id,
-            outgoing=outgoing,
-            mode=mode,
-            original_id=row.in_reply_to or row.forward_of,
-            reply_all=row.reply_all,
-            recipients_given=True,
-        )
-        drafts.delete_draft(conn, Scope(inbox_id=inbox.inbox_id), row.draft_id)
+        response = _send_row(conn, ctx, row, added=added, removed=removed)
         if idempotency_key is not None:
             idempotency.remember(conn, idempotency_key, request_hash, response.model_dump(), now=now)
         return response
 
     response = await ctx.db.write(run)
     ctx.wake_delivery()
+    return response
+
+
+async def send_scheduled(ctx: Context, *, draft_id: str) -> SendMessageResponse | None:
+    """Send a draft the scheduler has claimed (``send_status`` ``sending``) and delete it; None when the
+    draft is gone or no longer claimed (deleted, rescheduled or unscheduled meanwhile)."""
+
+    def run(conn: Connection) -> SendMessageResponse | None:
+        try:
+            row = drafts.draft_row(conn, Scope(), draft_id)
+        except NotFoundError:
+            return None
+        if row.send_status != "sending":
+            return None
+        return _send_row(conn, ctx, row, added=[], removed=[])
+
+    response = await ctx.db.write(run)
+    if response is not None:
+        ctx.wake_delivery()
+    return response
+
+
+def _send_row(
+    conn: Connection, ctx: Context, row: Any, *, added: list[str], removed: list[str]
+) -> SendMessageResponse:
+    """Send one stored draft as a message, in the caller's transaction, and delete the draft."""
+    attachments = stored_attachments(conn, row.attachments)
+    labels = [label for label in row.labels if label != SCHEDULED and label not in removed]
+    labels += [label for label in added if label not in labels]
+    outgoing = Outgoing(
+        to=row.to or [],
+        cc=row.cc or [],
+        bcc=row.bcc or [],
+        reply_to=row.reply_to or [],
+        subject=row.subject,
+        text=row.text,
+        html=row.html,
+        labels=labels,
+        attachments=attachments,
+    )
+    mode: Mode = "reply" if row.in_reply_to else "forward" if row.forward_of else "send"
+    response = send_in_transaction(
+        conn,
+        ctx,
+        inbox_id=row.inbox_id,
+        outgoing=outgoing,
+        mode=mode,
+        original_id=row.in_reply_to or row.forward_of,
+        reply_all=row.reply_all,
+        recipients_given=True,
+    )
+    drafts.delete_draft(conn, Scope(inbox_id=row.inbox_id), row.draft_id)
     return response

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from .._clock import to_datetime
 from ..errors import NotFoundError
@@ -18,7 +18,18 @@ from .pagination import fetch_page
 from .scopes import Scope
 from .tables import drafts
 
-__all__ = ["delete_draft", "draft_row", "get_draft", "insert_draft", "list_drafts", "update_draft"]
+__all__ = [
+    "claim_due",
+    "delete_draft",
+    "draft_row",
+    "get_draft",
+    "insert_draft",
+    "list_drafts",
+    "mark_failed",
+    "next_due",
+    "release_claim",
+    "update_draft",
+]
 
 
 def _item_fields(row: Any) -> dict[str, Any]:
@@ -36,6 +47,7 @@ def _item_fields(row: Any) -> dict[str, Any]:
         "forward_of": row.forward_of,
         "send_status": row.send_status,
         "send_at": to_datetime(row.send_at) if row.send_at is not None else None,
+        "send_error": row.send_error,
         "updated_at": to_datetime(row.updated_at),
     }
 
@@ -125,4 +137,64 @@ def list_drafts(
         limit=limit,
         next_page_token=token,
         drafts=[DraftItem(**_item_fields(row)) for row in rows],
+    )
+
+
+# Scheduled send. A draft waits as ``scheduled`` until its ``send_at``; a scheduler claims it (``sending``,
+# with ``send_lease_until``), sends it (which deletes it) or marks it ``failed``. A claim that is never
+# finished, because its process died, expires and the draft is claimed again.
+
+
+def claim_due(conn: Connection, *, now: int, lease_until: int, limit: int) -> list[Any]:
+    """Claim up to ``limit`` drafts whose ``send_at`` has come (or whose earlier claim expired), earliest
+    first; returns their (draft_id, inbox_id). On PostgreSQL rows another process holds are skipped."""
+    due = (
+        select(drafts.c.draft_id, drafts.c.inbox_id)
+        .where(
+            ((drafts.c.send_status == "scheduled") & (drafts.c.send_at <= now))
+            | ((drafts.c.send_status == "sending") & (drafts.c.send_lease_until <= now))
+        )
+        .order_by(drafts.c.send_at, drafts.c.draft_id)
+        .limit(limit)
+    )
+    if conn.dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    rows = list(conn.execute(due))
+    if rows:
+        conn.execute(
+            update(drafts)
+            .where(drafts.c.draft_id.in_([row.draft_id for row in rows]))
+            .values(send_status="sending", send_lease_until=lease_until, updated_at=now)
+        )
+    return rows
+
+
+def next_due(conn: Connection) -> int | None:
+    """When the scheduler next has something to do: the earliest ``send_at`` of a scheduled draft or
+    expiry of a claim, or None."""
+    scheduled = conn.execute(
+        select(func.min(drafts.c.send_at)).where(drafts.c.send_status == "scheduled")
+    ).scalar()
+    claimed = conn.execute(
+        select(func.min(drafts.c.send_lease_until)).where(drafts.c.send_status == "sending")
+    ).scalar()
+    times = [t for t in (scheduled, claimed) if t is not None]
+    return min(times) if times else None
+
+
+def mark_failed(conn: Connection, draft_id: str, reason: str, *, now: int) -> None:
+    """Record that the claimed scheduled send of a draft failed for good; it stays until changed or deleted."""
+    conn.execute(
+        update(drafts)
+        .where(drafts.c.draft_id == draft_id, drafts.c.send_status == "sending")
+        .values(send_status="failed", send_error=reason[:2000], send_lease_until=None, updated_at=now)
+    )
+
+
+def release_claim(conn: Connection, draft_id: str, *, now: int) -> None:
+    """Give a claimed draft back as ``scheduled`` (the scheduler stopped before sending it)."""
+    conn.execute(
+        update(drafts)
+        .where(drafts.c.draft_id == draft_id, drafts.c.send_status == "sending")
+        .values(send_status="scheduled", send_lease_until=None, updated_at=now)
     )

@@ -212,6 +212,8 @@ drafts = Table(
     Column("reply_all", Boolean, nullable=False, default=False),
     Column("send_status", String(16)),
     Column("send_at", Time),
+    Column("send_lease_until", Time),  # a scheduler's claim on a draft it is sending expires then
+    Column("send_error", Text),  # why a scheduled send failed
     Column("created_at", Time, nullable=False),
     Column("updated_at", Time, nullable=False),
     UniqueConstraint("inbox_id", "client_id", name="uq_drafts_inbox_client"),
