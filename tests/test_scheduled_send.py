@@ -7,7 +7,7 @@ so "not sent before the time" and "sent at the time" are checked without sleepin
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from agentinbox import AgentInbox, AsyncAgentInbox, NotFoundError, ValidationError
 from agentinbox._clock import ManualClock, to_datetime
-from agentinbox.pipeline.scheduler import LEASE_SECONDS
+from agentinbox.pipeline.scheduler import LEASE_SECONDS, POLL_SECONDS
 from agentinbox.store.tables import drafts as drafts_table
 
 
@@ -280,3 +280,53 @@ async def test_sync_client(database_url: str, clock: ManualClock) -> None:
         assert client.drafts.list().count == 0
         sent = client.inboxes.messages.list(inbox_id=me.inbox_id, labels=["sent"])
         assert [m.subject for m in sent.messages] == ["Sync"]
+
+
+async def test_two_engines_send_each_draft_once(database_url: str, clock: ManualClock) -> None:
+    """Two engines on one database: every due draft is claimed and sent by exactly one of them."""
+    engines = [
+        AsyncAgentInbox(database_url=database_url, default_domain="agents.test", clock=clock)
+        for _ in range(2)
+    ]
+    try:
+        first, second = engines
+        me, you = await pair(first)
+        for engine in engines:
+            await engine.start()
+        for index in range(40):
+            await first.inboxes.drafts.create(
+                inbox_id=me.inbox_id, to=[you.inbox_id], subject=f"n{index}", send_at=later(clock, 60)
+            )
+        clock.advance(60)
+        for engine in engines:
+            assert engine._scheduler is not None
+            engine._scheduler.wake()
+        for engine in engines:
+            await settle(engine)
+        assert (await second.drafts.list()).count == 0
+        subjects = [m.subject for m in (await second.inboxes.messages.list(inbox_id=you.inbox_id)).messages]
+        assert sorted(subjects) == sorted(f"n{index}" for index in range(40))
+    finally:
+        for engine in engines:
+            await engine.close()
+
+
+async def test_real_clock_sleeps_until_send_at(database_url: str) -> None:
+    """With the wall clock, a draft due in 0.3 s is sent about then, well before the safety-net poll."""
+    async with AsyncAgentInbox(database_url=database_url, default_domain="agents.test") as engine:
+        me, you = await pair(engine)
+        await engine.start()
+        assert engine._scheduler is not None
+        await asyncio.wait_for(engine._scheduler.idle(), timeout=30)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await engine.inboxes.drafts.create(
+            inbox_id=me.inbox_id,
+            to=[you.inbox_id],
+            subject="Soon",
+            send_at=datetime.now(tz=UTC) + timedelta(seconds=0.3),
+        )
+        while not (await sent_messages(engine, me.inbox_id)):
+            assert loop.time() - started < POLL_SECONDS - 1, "the scheduler did not wake at send_at"
+            await asyncio.sleep(0.05)
+        assert loop.time() - started >= 0.25
