@@ -14,9 +14,11 @@ import pytest
 from helpers import expect
 from sqlalchemy import update
 
-from agentinbox import AgentInbox, AsyncAgentInbox, NotFoundError, ValidationError
+from agentinbox import AgentInbox, AsyncAgentInbox, ConflictError, NotFoundError, ValidationError
 from agentinbox._clock import ManualClock, to_datetime
 from agentinbox.pipeline.scheduler import LEASE_SECONDS, POLL_SECONDS
+from agentinbox.store import drafts as drafts_store
+from agentinbox.store.scopes import Scope
 from agentinbox.store.tables import drafts as drafts_table
 
 
@@ -330,3 +332,29 @@ async def test_real_clock_sleeps_until_send_at(database_url: str) -> None:
             assert loop.time() - started < POLL_SECONDS - 1, "the scheduler did not wake at send_at"
             await asyncio.sleep(0.05)
         assert loop.time() - started >= 0.25
+
+
+async def test_a_stale_sender_cannot_send_a_claimed_draft(
+    client: AsyncAgentInbox, clock: ManualClock
+) -> None:
+    """A sender that read the draft before the scheduler claimed it gets a conflict, not a second send."""
+    me, you = await pair(client)
+    draft = await client.inboxes.drafts.create(
+        inbox_id=me.inbox_id, to=[you.inbox_id], subject="Once", send_at=later(clock, 0)
+    )
+    ctx = await client._context()
+
+    def race(conn: Any) -> None:
+        stale = drafts_store.draft_row(conn, Scope(), draft.draft_id)
+        now = clock.now()
+        assert [r.draft_id for r in drafts_store.claim_due(conn, now=now, lease_until=now + 1, limit=5)] == [
+            draft.draft_id
+        ]
+        with expect(ConflictError, "conflict"):
+            drafts_store.take_for_sending(conn, stale)
+
+    await ctx.db.write(race)
+    claimed = await client.inboxes.drafts.get(inbox_id=me.inbox_id, draft_id=draft.draft_id)
+    assert claimed.send_status == "sending"
+    with expect(ConflictError, "conflict"):
+        await client.inboxes.drafts.send(inbox_id=me.inbox_id, draft_id=draft.draft_id)

@@ -285,6 +285,7 @@ def _send_row(
     conn: Connection, ctx: Context, row: Any, *, added: list[str], removed: list[str]
 ) -> SendMessageResponse:
     """Send one stored draft as a message, in the caller's transaction, and delete the draft."""
+    drafts.take_for_sending(conn, row)  # first: it locks the row, so a racing sender gets a conflict
     attachments = stored_attachments(conn, row.attachments)
     labels = [label for label in row.labels if label != SCHEDULED and label not in removed]
     labels += [label for label in added if label not in labels]
@@ -310,5 +311,5 @@ def _send_row(
         reply_all=row.reply_all,
         recipients_given=True,
     )
-    drafts.delete_draft(conn, Scope(inbox_id=row.inbox_id), row.draft_id)
+    blobs.release_blobs(conn, [a["sha256"] for a in row.attachments or []])
     return response

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from .._clock import to_datetime
-from ..errors import NotFoundError
+from ..errors import ConflictError, NotFoundError
 from ..models import Draft, DraftItem, ListDraftsResponse
 from .blobs import release_blobs
 from .filters import list_has
@@ -28,6 +28,7 @@ __all__ = [
     "mark_failed",
     "next_due",
     "release_claim",
+    "take_for_sending",
     "update_draft",
 ]
 
@@ -107,6 +108,17 @@ def delete_draft(conn: Connection, scope: Scope, draft_id: str, *, keep_blobs: b
     conn.execute(delete(drafts).where(drafts.c.draft_id == row.draft_id))
     if not keep_blobs:
         release_blobs(conn, [a["sha256"] for a in row.attachments or []])
+
+
+def take_for_sending(conn: Connection, row: Any) -> None:
+    """Delete a draft about to be sent, provided its ``send_status`` is still the one read in ``row``;
+    a :class:`ConflictError` when it changed or went meanwhile (another process claimed or sent it), so
+    a draft is never sent twice. Its attachment blobs stay: the caller releases them after sending."""
+    status = drafts.c.send_status
+    guard = status.is_(None) if row.send_status is None else status == row.send_status
+    taken = conn.execute(delete(drafts).where(drafts.c.draft_id == row.draft_id, guard)).rowcount
+    if taken != 1:
+        raise ConflictError(f"draft {row.draft_id!r} is already being sent")
 
 
 def list_drafts(
