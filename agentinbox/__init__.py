@@ -15,6 +15,7 @@ from .errors import (
     NotFoundError,
     UnprocessableError,
     ValidationError,
+    WaitTimeoutError,
 )
 from .models import (
     ApiKeyPermissions,
@@ -73,5 +74,6 @@ __all__ = [
     "UpdateThreadResponse",
     "ValidationError",
     "VerificationRecord",
+    "WaitTimeoutError",
     "__version__",
 ]

@@ -10,7 +10,7 @@ import asyncio
 import functools
 import inspect
 import threading
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -18,6 +18,8 @@ import pydantic
 
 from ._clock import Clock
 from .errors import ValidationError
+from .events import EventBus, Events, SyncSubscription
+from .events.bus import Handler
 from .models import Message
 from .pipeline import inbound
 from .pipeline.context import Context
@@ -84,6 +86,9 @@ class AsyncAgentInbox:
         self.pods = Pods(self)
         self.api_keys = ApiKeys(self)
         self.domains = Domains(self)
+        self._bus = EventBus()
+        self._bus.ensure_open = self._context
+        self.events = Events(self._bus)
 
     async def _context(self) -> Context:
         if self._opened is not None:
@@ -100,6 +105,7 @@ class AsyncAgentInbox:
                     await db.close()
                     raise
                 self._opened = Context(db=db, settings=self.settings, clock=self._clock)
+                await self._bus.open(db)
         return self._opened
 
     async def open(self) -> AsyncAgentInbox:
@@ -157,6 +163,46 @@ class AsyncAgentInbox:
         """
         return await inbound.deliver(await self._context(), raw, mail_from=mail_from, rcpt_to=rcpt_to)
 
+    def on(
+        self,
+        event_types: str | Iterable[str] | None = None,
+        *,
+        inbox_ids: str | Iterable[str] | None = None,
+        pod_ids: str | Iterable[str] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """Register a handler for the matching events committed once the client is open::
+
+            @client.on("message.received", inbox_ids=[inbox.inbox_id])
+            async def reply(event: MessageReceivedEvent) -> None: ...
+
+        An async handler runs on the engine's loop, a sync one in a worker thread (it may call the sync
+        client). Each handler sees its events one at a time, in order; one that is slow or raises (the
+        exception is logged) holds up neither SMTP nor other handlers.
+        """
+        return self._bus.on(event_types, inbox_ids=inbox_ids, pod_ids=pod_ids)
+
+    async def wait_for_message(
+        self,
+        *,
+        inbox_id: str | None = None,
+        thread_id: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  # the reference SDK's keyword
+    ) -> Message:
+        """The next message received into ``inbox_id`` (and ``thread_id``) after this call; raises
+        ``errors.WaitTimeoutError`` (also a ``TimeoutError``) when none arrives within ``timeout`` seconds."""
+        await self._context()
+        return await self._bus.wait_for_message(inbox_id=inbox_id, thread_id=thread_id, timeout=timeout)
+
+    async def _subscribe_sync(
+        self,
+        event_types: str | Iterable[str] | None,
+        inbox_ids: str | Iterable[str] | None,
+        pod_ids: str | Iterable[str] | None,
+        wait: float | None,
+    ) -> SyncSubscription:
+        await self._context()
+        return self._bus.subscribe_sync(event_types, inbox_ids=inbox_ids, pod_ids=pod_ids, timeout=wait)
+
     async def close(self) -> None:
         """Stop serving and release the database; the client can be opened again by using it."""
         submission, self._submission = self._submission, None
@@ -175,6 +221,7 @@ class AsyncAgentInbox:
             if self._opened is not None:
                 self._opened.wake_delivery = lambda: None
             await delivery.stop()
+        await self._bus.close()
         opened, self._opened = self._opened, None
         if opened is not None:
             await opened.db.close()
@@ -235,6 +282,27 @@ class SyncNamespace:
         return sorted({*super().__dir__(), *(n for n in dir(self._target) if not n.startswith("_"))})
 
 
+class SyncEvents:
+    """``client.events`` of the sync client."""
+
+    def __init__(self, client: AgentInbox) -> None:
+        self._client = client
+
+    def subscribe(
+        self,
+        event_types: str | Iterable[str] | None = None,
+        *,
+        inbox_ids: str | Iterable[str] | None = None,
+        pod_ids: str | Iterable[str] | None = None,
+        timeout: float | None = None,
+    ) -> SyncSubscription:
+        """A blocking iterator over the matching events committed from now on; with ``timeout``, each
+        ``next()`` raises ``errors.WaitTimeoutError`` after that many seconds without one. Use it in a
+        ``with`` block (or call ``close()``) to stop it."""
+        client = self._client
+        return client._portal.call(client._async._subscribe_sync(event_types, inbox_ids, pod_ids, timeout))
+
+
 class AgentInbox:
     """The embedded mail engine with blocking methods; the same namespaces as ``AsyncAgentInbox``.
 
@@ -254,6 +322,7 @@ class AgentInbox:
         self.pods: Any = SyncNamespace(self._async.pods, self._portal)
         self.api_keys: Any = SyncNamespace(self._async.api_keys, self._portal)
         self.domains: Any = SyncNamespace(self._async.domains, self._portal)
+        self.events = SyncEvents(self)
         self._closed = False
 
     @property
@@ -284,6 +353,33 @@ class AgentInbox:
     ) -> list[Message]:
         """Run a raw RFC 5322 message through the inbound pipeline (see ``AsyncAgentInbox.deliver``)."""
         return self._portal.call(self._async.deliver(raw, mail_from=mail_from, rcpt_to=rcpt_to))
+
+    def on(
+        self,
+        event_types: str | Iterable[str] | None = None,
+        *,
+        inbox_ids: str | Iterable[str] | None = None,
+        pod_ids: str | Iterable[str] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """Register a handler (see ``AsyncAgentInbox.on``); sync handlers run in a worker thread and may
+        call this client."""
+        register = self._async.on(event_types, inbox_ids=inbox_ids, pod_ids=pod_ids)
+
+        async def on_loop(handler: Handler) -> Handler:
+            return register(handler)
+
+        def decorator(handler: Handler) -> Handler:
+            return self._portal.call(on_loop(handler))
+
+        return decorator
+
+    def wait_for_message(
+        self, *, inbox_id: str | None = None, thread_id: str | None = None, timeout: float | None = None
+    ) -> Message:
+        """Block until the next message arrives (see ``AsyncAgentInbox.wait_for_message``)."""
+        return self._portal.call(
+            self._async.wait_for_message(inbox_id=inbox_id, thread_id=thread_id, timeout=timeout)
+        )
 
     def close(self) -> None:
         """Release the database and stop the client's event-loop thread."""

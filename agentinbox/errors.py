@@ -8,7 +8,8 @@ codes of AgentMail's API) and a message a person can act on::
     ├── NotFoundError            code "not_found"          unknown inbox, message, thread, draft or pod
     ├── ConflictError            code "conflict"           an idempotency key reused for another request
     ├── UnprocessableError       code "unprocessable"      well-formed but impossible (no recipients, taken name)
-    └── MessageRejectedError     code "message_rejected"   a send refused by policy or size
+    ├── MessageRejectedError     code "message_rejected"   a send refused by policy or size
+    └── WaitTimeoutError         code "timeout"            nothing arrived in time (also a TimeoutError)
 
 Lower-layer errors (SQLAlchemy, the email package) are mapped to these at the boundary with ``raise … from``.
 """
@@ -24,6 +25,7 @@ __all__ = [
     "NotFoundError",
     "UnprocessableError",
     "ValidationError",
+    "WaitTimeoutError",
 ]
 
 
@@ -90,3 +92,10 @@ class MessageRejectedError(AgentInboxError):
 
     code = "message_rejected"
     name = "MessageRejectedError"
+
+
+class WaitTimeoutError(AgentInboxError, TimeoutError):
+    """``wait_for_message`` (or a subscription read with a timeout) saw nothing arrive in time."""
+
+    code = "timeout"
+    name = "TimeoutError"

@@ -36,6 +36,7 @@ EXPECTED = [
     "UpdateThreadResponse",
     "ValidationError",
     "VerificationRecord",
+    "WaitTimeoutError",
     "__version__",
 ]
 
@@ -64,6 +65,7 @@ def test_error_hierarchy_and_codes() -> None:
         "ConflictError": "conflict",
         "UnprocessableError": "unprocessable",
         "MessageRejectedError": "message_rejected",
+        "WaitTimeoutError": "timeout",
     }
     assert errors.__all__ == sorted(["AgentInboxError", *codes])
     for name, code in codes.items():
@@ -78,6 +80,7 @@ def test_error_hierarchy_and_codes() -> None:
     assert issubclass(agentinbox.AgentInboxError, Exception)
     assert issubclass(agentinbox.ValidationError, ValueError)
     assert issubclass(agentinbox.NotFoundError, LookupError)
+    assert issubclass(agentinbox.WaitTimeoutError, TimeoutError)
     validation = agentinbox.ValidationError("bad limit", path=["limit"])
     assert validation.errors == [{"path": ["limit"], "message": "bad limit"}]
 

@@ -52,6 +52,8 @@ class Database:
         backend = parsed.get_backend_name()
         self.url = url
         self.dialect = backend
+        #: Called on the event loop after each write transaction commits; the event bus sets it.
+        self.on_commit: Callable[[], None] = _nothing
         self._sync_engine: Engine | None = None
         self._async_engine: AsyncEngine | None = None
         self._writer: ThreadPoolExecutor | None = None
@@ -111,11 +113,15 @@ class Database:
         try:
             if self._async_engine is None:
                 assert self._group is not None
-                return await self._group.submit(fn, *args, **kwargs)
+                result: T = await self._group.submit(fn, *args, **kwargs)
+                self.on_commit()
+                return result
             for attempt in range(_RETRIES):
                 try:
                     async with self._async_engine.begin() as conn:
-                        return await conn.run_sync(fn, *args, **kwargs)
+                        result = await conn.run_sync(fn, *args, **kwargs)
+                    self.on_commit()
+                    return result
                 except IntegrityError as exc:
                     # Two transactions raced on a check-then-insert (a client_id, an idempotency key, an
                     # address): run again, now seeing the winner's row, and answer as for a repeat.
@@ -186,3 +192,7 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_on_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_IMMEDIATE) else "BEGIN")
+
+
+def _nothing() -> None:
+    pass

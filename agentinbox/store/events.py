@@ -8,10 +8,12 @@ Each row's ``payload`` holds the event's body in the reference's shape (``{"mess
 from __future__ import annotations
 
 import itertools
+import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import pydantic
 from pydantic import TypeAdapter
 from sqlalchemy import Connection, bindparam, insert, select
 
@@ -32,6 +34,7 @@ __all__ = [
     "received_payload",
 ]
 
+_log = logging.getLogger(__name__)
 _INSERT_EVENT = insert(events)
 _THREAD_ROW = select(threads).where(threads.c.thread_id == bindparam("tid"))
 _THREAD_LABELS = (
@@ -141,7 +144,14 @@ class EventRow:
         self.pod_id: str | None = row.pod_id
         self.inbox_id: str | None = row.inbox_id
         self.thread_id: str | None = row.thread_id
-        self.event: Event = event_object(row)
+        self.event: Event | None = None
+        try:
+            self.event = event_object(row)
+        except pydantic.ValidationError:
+            # A row of an older payload shape (before the reference's shapes) is kept but not handed out.
+            _log.warning(
+                "event %s (%s) has a payload of an older shape; skipped", row.event_id, row.event_type
+            )
 
 
 def event_object(row: Any) -> Event:

@@ -1,0 +1,448 @@
+"""The in-process event bus: committed events from the log, handed to hooks and subscriptions in id order.
+
+The log is the transactional outbox: an event is appended in the transaction of the change it reports, so
+an event a subscriber sees is always committed. After each write transaction commits, ``Database`` calls
+``notify()``; the dispatcher task then reads the events with an id above its cursor and offers each one to
+every subscriber. A subscriber only queues what it is offered, so the dispatcher never waits on a handler:
+
+- a hook (``on``) has its own queue and task, and runs its handler on one event at a time, in order; an
+  async handler runs on the engine's loop, a sync one in a worker thread (so it may call the sync client);
+  an exception is logged and the hook goes on with the next event;
+- a subscription (``subscribe``) is a queue read by an async (or, for the sync client, blocking) iterator;
+- ``wait_for_message`` is a one-shot subscription resolved by the first matching ``message.received``.
+
+Events written by another process (the inbound child processes) are found by polling while anyone listens.
+On PostgreSQL ids are handed out at insert time, so a lower id may commit after a higher one: the dispatcher
+stops at such a gap until it fills or ``GAP_GRACE`` passes (a rolled-back insert leaves a gap for good).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import queue
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..errors import ValidationError, WaitTimeoutError
+from ..models import Event, Message, MessageReceivedEvent
+from ..store import events as log
+from ..store.database import Database
+from ..store.events import EventRow
+
+__all__ = ["EVENT_TYPES", "EventBus", "Events", "Handler", "Subscription", "SyncSubscription"]
+
+_log = logging.getLogger(__name__)
+
+#: The reference's event types (§9.2); filters name these.
+EVENT_TYPES = frozenset(
+    {
+        "message.received",
+        "message.received.spam",
+        "message.received.blocked",
+        "message.received.unauthenticated",
+        "message.security.completed",
+        "message.security.review",
+        "message.security.override",
+        "message.sent",
+        "message.delivered",
+        "message.bounced",
+        "message.complained",
+        "message.rejected",
+        "message.opened",
+        "domain.verified",
+        "calendar.event.created",
+        "calendar.event.updated",
+        "calendar.event.deleted",
+        "calendar.event.responded",
+        "calendar.event.starting",
+        "calendar.event.ending",
+    }
+)
+#: How often the dispatcher looks at the log by itself while anyone listens (events of other processes).
+POLL_INTERVAL = 0.1
+#: How long the dispatcher waits for a lower id to commit before it skips the gap (PostgreSQL only).
+GAP_GRACE = 0.5
+_BATCH = 500
+
+Handler = Callable[[Any], Awaitable[None] | None]
+
+
+def _names(value: str | Iterable[str] | None, what: str) -> frozenset[str] | None:
+    if value is None:
+        return None
+    names = frozenset([value] if isinstance(value, str) else value)
+    if not all(isinstance(name, str) and name for name in names):
+        raise ValidationError(f"{what} must be strings", path=[what])
+    return names
+
+
+class _Filter:
+    """Event types, inboxes, pods (and a thread, for ``wait_for_message``); None matches any."""
+
+    __slots__ = ("event_types", "inbox_ids", "pod_ids", "thread_id")
+
+    def __init__(
+        self,
+        event_types: str | Iterable[str] | None,
+        inbox_ids: str | Iterable[str] | None,
+        pod_ids: str | Iterable[str] | None,
+        thread_id: str | None = None,
+    ) -> None:
+        self.event_types = _names(event_types, "event_types")
+        unknown = sorted((self.event_types or frozenset()) - EVENT_TYPES)
+        if unknown:
+            raise ValidationError(f"unknown event type {unknown[0]!r}", path=["event_types"])
+        self.inbox_ids = _names(inbox_ids, "inbox_ids")
+        self.pod_ids = _names(pod_ids, "pod_ids")
+        self.thread_id = thread_id
+
+    def matches(self, row: EventRow) -> bool:
+        return (
+            (self.event_types is None or row.event_type in self.event_types)
+            and (self.inbox_ids is None or row.inbox_id in self.inbox_ids)
+            and (self.pod_ids is None or row.pod_id in self.pod_ids)
+            and (self.thread_id is None or row.thread_id == self.thread_id)
+        )
+
+
+class _Subscriber:
+    """Something the dispatcher offers events to; ``offer`` must return at once."""
+
+    def __init__(self, where: _Filter) -> None:
+        self.where = where
+
+    def offer(self, event: Event) -> None:
+        raise NotImplementedError
+
+
+class _Hook(_Subscriber):
+    """A registered handler: its own queue and task, so it is slow or fails alone."""
+
+    def __init__(self, bus: EventBus, handler: Handler, where: _Filter) -> None:
+        super().__init__(where)
+        self.bus = bus
+        self.handler = handler
+        self.is_async = inspect.iscoroutinefunction(handler)
+        self.queue: asyncio.Queue[Event] = asyncio.Queue()
+        self.task: asyncio.Task[None] | None = None
+
+    def offer(self, event: Event) -> None:
+        self.queue.put_nowait(event)
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while not self.queue.empty():
+            event = self.queue.get_nowait()
+            try:
+                if self.is_async:
+                    await self.handler(event)  # type: ignore[misc]
+                else:
+                    await asyncio.get_running_loop().run_in_executor(self.bus.threads, self.handler, event)
+            except Exception:
+                _log.exception(
+                    "event handler %r failed on %s %s", self.handler, event.event_type, event.event_id
+                )
+
+
+class Subscription(_Subscriber):
+    """An async iterator over matching events from the moment it was created; ``close()`` (or leaving an
+    ``async with`` block, or breaking out of ``async for``) ends it."""
+
+    def __init__(self, bus: EventBus, where: _Filter) -> None:
+        super().__init__(where)
+        self._bus = bus
+        self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
+
+    def offer(self, event: Event) -> None:
+        self._queue.put_nowait(event)
+
+    def close(self) -> None:
+        """Stop receiving events; an iteration in progress ends after what is already queued."""
+        if self._bus.remove(self):
+            self._queue.put_nowait(None)
+
+    def __aiter__(self) -> AsyncIterator[Event]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[Event]:
+        try:
+            await self._bus.ensure_open()
+            while (event := await self._queue.get()) is not None:
+                yield event
+        finally:
+            self.close()
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+class SyncSubscription(_Subscriber):
+    """The blocking form of ``Subscription`` for the sync client: a plain iterator, read from any thread."""
+
+    def __init__(self, bus: EventBus, where: _Filter, *, timeout: float | None = None) -> None:
+        super().__init__(where)
+        self._bus = bus
+        self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
+        self._timeout = timeout
+
+    def offer(self, event: Event) -> None:
+        self._queue.put(event)
+
+    def close(self) -> None:
+        """Stop receiving events; iteration ends after what is already queued."""
+        loop = self._bus.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._bus.remove, self)
+        self._queue.put(None)
+
+    def __iter__(self) -> Iterator[Event]:
+        return self
+
+    def __next__(self) -> Event:
+        """The next event; with ``timeout``, WaitTimeoutError when none comes in time."""
+        try:
+            event = self._queue.get(timeout=self._timeout)
+        except queue.Empty:
+            raise WaitTimeoutError(f"no event within {self._timeout} s") from None
+        if event is None:
+            raise StopIteration
+        return event
+
+    def __enter__(self) -> SyncSubscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Waiter(_Subscriber):
+    """Resolves a future with the first matching received message."""
+
+    def __init__(self, where: _Filter, future: asyncio.Future[Message]) -> None:
+        super().__init__(where)
+        self.future = future
+
+    def offer(self, event: Event) -> None:
+        if isinstance(event, MessageReceivedEvent) and not self.future.done():
+            self.future.set_result(event.message)
+
+
+class EventBus:
+    """Hands committed events to the subscribers of this process; one per client, across reopenings."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[_Subscriber] = []
+        self._db: Database | None = None
+        self._cursor = 0
+        self._seen_appends = -1
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._gap_since: float | None = None
+        self._gaps_possible = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        #: Opens the client (and so this bus) when a subscription starts before anything else used it.
+        self.ensure_open: Callable[[], Awaitable[object]] = _opened
+        #: Where sync handlers run: a few threads, each hook using at most one at a time.
+        self.threads = ThreadPoolExecutor(8, thread_name_prefix="agentinbox-hook")
+
+    # -- life cycle (the client calls these) -----------------------------------------------------------
+
+    async def open(self, db: Database) -> None:
+        """Start dispatching the events committed from now on."""
+        self.loop = asyncio.get_running_loop()
+        self._db = db
+        self._gaps_possible = db.dialect != "sqlite"
+        self._cursor = await db.read(log.last_event_id)
+        self._seen_appends = log.appended()
+        self._wake = asyncio.Event()
+        db.on_commit = self.notify
+        self._task = self.loop.create_task(self._dispatch(), name="agentinbox-event-dispatcher")
+
+    async def close(self) -> None:
+        """Stop dispatching (registered hooks stay registered for a later ``open``)."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+        if self._db is not None:
+            self._db.on_commit = _nothing
+            self._db = None
+
+    def notify(self) -> None:
+        """A write transaction committed: look at the log now (cheap when it appended nothing)."""
+        if self._wake is not None:
+            self._wake.set()
+
+    # -- subscribers -----------------------------------------------------------------------------------
+
+    def on(
+        self,
+        event_types: str | Iterable[str] | None = None,
+        *,
+        inbox_ids: str | Iterable[str] | None = None,
+        pod_ids: str | Iterable[str] | None = None,
+    ) -> Callable[[Handler], Handler]:
+        """Register the decorated handler for matching events; returns it unchanged."""
+        where = _Filter(event_types, inbox_ids, pod_ids)
+
+        def register(handler: Handler) -> Handler:
+            if not callable(handler):
+                raise ValidationError("an event handler must be callable", path=["handler"])
+            self._add(_Hook(self, handler, where))
+            return handler
+
+        return register
+
+    def subscribe(
+        self,
+        event_types: str | Iterable[str] | None = None,
+        *,
+        inbox_ids: str | Iterable[str] | None = None,
+        pod_ids: str | Iterable[str] | None = None,
+    ) -> Subscription:
+        """An async iterator over the matching events committed from now on."""
+        subscription = Subscription(self, _Filter(event_types, inbox_ids, pod_ids))
+        self._add(subscription)
+        return subscription
+
+    def subscribe_sync(
+        self,
+        event_types: str | Iterable[str] | None = None,
+        *,
+        inbox_ids: str | Iterable[str] | None = None,
+        pod_ids: str | Iterable[str] | None = None,
+        timeout: float | None = None,
+    ) -> SyncSubscription:
+        """``subscribe`` as a blocking iterator (registered on the bus's loop by the caller)."""
+        subscription = SyncSubscription(self, _Filter(event_types, inbox_ids, pod_ids), timeout=timeout)
+        self._add(subscription)
+        return subscription
+
+    async def wait_for_message(
+        self,
+        *,
+        inbox_id: str | None = None,
+        thread_id: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109  # the reference SDK's keyword
+    ) -> Message:
+        """The next message received (``message.received``) into the inbox (and thread), as committed.
+
+        Raises WaitTimeoutError (an AgentInboxError and a TimeoutError) when none comes within ``timeout``
+        seconds; None waits for ever.
+        """
+        if timeout is not None and timeout < 0:
+            raise ValidationError("timeout must not be negative", path=["timeout"])
+        where = _Filter("message.received", inbox_id, None, thread_id)
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        waiter = _Waiter(where, future)
+        self._add(waiter)
+        try:
+            return await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            raise WaitTimeoutError(
+                f"no message arrived in {inbox_id or 'any inbox'} within {timeout} s"
+            ) from None
+        finally:
+            self.remove(waiter)
+
+    def _add(self, subscriber: _Subscriber) -> None:
+        self._subscribers.append(subscriber)
+        self.notify()
+
+    def remove(self, subscriber: _Subscriber) -> bool:
+        """Forget a subscriber; False when it was not registered."""
+        try:
+            self._subscribers.remove(subscriber)
+        except ValueError:
+            return False
+        return True
+
+    # -- the dispatcher --------------------------------------------------------------------------------
+
+    async def _dispatch(self) -> None:
+        assert self._wake is not None
+        while True:
+            polled = False
+            try:
+                await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL if self._subscribers else None)
+            except TimeoutError:
+                polled = True
+            self._wake.clear()
+            appends = log.appended()
+            if not polled and appends == self._seen_appends and self._gap_since is None:
+                continue  # the commit appended no event in this process
+            self._seen_appends = appends
+            try:
+                await self._catch_up()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _log.exception("reading the event log failed; trying again")
+                await asyncio.sleep(POLL_INTERVAL)
+
+    async def _catch_up(self) -> None:
+        assert self._db is not None
+        if not self._subscribers:
+            self._cursor = max(self._cursor, await self._db.read(log.last_event_id))
+            self._gap_since = None
+            return
+        while True:
+            rows = await self._db.read(log.events_after, self._cursor, limit=_BATCH)
+            for row in rows:
+                if row.id != self._cursor + 1 and self._gaps_possible and not self._gap_expired():
+                    return
+                self._gap_since = None
+                self._cursor = row.id
+                if row.event is not None:
+                    for subscriber in list(self._subscribers):
+                        if subscriber.where.matches(row):
+                            subscriber.offer(row.event)
+            if len(rows) < _BATCH:
+                return
+
+    def _gap_expired(self) -> bool:
+        """True once a gap before the next id has lasted GAP_GRACE; starts timing it otherwise."""
+        now = time.monotonic()
+        if self._gap_since is None:
+            self._gap_since = now
+            assert self.loop is not None
+            self.loop.call_later(GAP_GRACE, self.notify)
+            return False
+        return now - self._gap_since >= GAP_GRACE
+
+
+def _nothing() -> None:
+    pass
+
+
+async def _opened() -> None:
+    pass
+
+
+class Events:
+    """``client.events`` of the async client: streams of the events committed from now on."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+
+    def subscribe(
+        self,
+        event_types: str | Iterable[str] | None = None,
+        *,
+        inbox_ids: str | Iterable[str] | None = None,
+        pod_ids: str | Iterable[str] | None = None,
+    ) -> Subscription:
+        """``async for event in client.events.subscribe(event_types=[...], inbox_ids=[...])``: the matching
+        events committed from now on, in order; ``break`` (or ``close()``) ends the stream."""
+        return self._bus.subscribe(event_types, inbox_ids=inbox_ids, pod_ids=pod_ids)
