@@ -64,6 +64,11 @@ def main() -> None:
         print(f"{at()}  engine listening for SMTP on {host}:{port}; inbox {support.inbox_id} (db {database})")
         print(f"{at()}  outbound mail is relayed to the customer's mail server on 127.0.0.1:{capture_port}")
 
+        # The agent listens before anything arrives: events committed from now on, for its inbox.
+        events = client.events.subscribe(
+            event_types=["message.received", "message.delivered"], inbox_ids=[support.inbox_id], timeout=30
+        )
+
         # The customer writes from her own mail program, over SMTP.
         question = EmailMessage()
         question["From"] = "Alice <alice@customer.test>"
@@ -78,13 +83,11 @@ def main() -> None:
             smtp.send_message(question)
         print(f"{at()}  customer's SMTP client got 250 ({(time.perf_counter() - sent_at) * 1000:.1f} ms)")
 
-        # The agent's loop: look for unread threads, read the new content, answer in the thread.
-        # (Checking every 20 ms here; the event hooks of the engine replace this loop once they exist.)
-        while not (unread := client.inboxes.threads.list(inbox_id=support.inbox_id, labels=["unread"])).count:
-            time.sleep(0.02)
-        print(f"{at()}  agent sees {unread.count} unread thread: {unread.threads[0].subject!r}")
-        thread = client.threads.get(thread_id=unread.threads[0].thread_id)
-        incoming = thread.messages[-1]
+        # The agent's loop: woken by the message.received event (no polling), it reads the new content
+        # (the event carries the full message and its thread) and answers in the thread.
+        arrival = next(events)
+        incoming, thread = arrival.message, arrival.thread
+        print(f"{at()}  agent woken by {arrival.event_type}: thread {thread.subject!r}")
         print(f"{at()}  agent reads from {incoming.from_}: {incoming.extracted_text!r}")
         reply = client.inboxes.messages.reply(
             inbox_id=support.inbox_id,
@@ -110,11 +113,9 @@ def main() -> None:
         first_line = body.get_content().splitlines()[0] if body is not None else ""
         print(f"             {first_line}")
 
-        for _ in range(100):  # the delivery worker records the 250 right after it
-            sent = client.inboxes.messages.get(inbox_id=support.inbox_id, message_id=reply.message_id)
-            if "delivered" in sent.labels:
-                break
-            time.sleep(0.02)
+        delivered = next(events)  # the delivery worker records the 250 right after it
+        print(f"{at()}  {delivered.event_type} to {delivered.delivery.recipients}")
+        events.close()
         final = client.threads.get(thread_id=thread.thread_id)
         print(f"{at()}  the support thread has {final.message_count} messages:")
         for message in final.messages:
