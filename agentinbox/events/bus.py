@@ -66,6 +66,8 @@ EVENT_TYPES = frozenset(
 POLL_INTERVAL = 0.1
 #: How long the dispatcher waits for a lower id to commit before it skips the gap (PostgreSQL only).
 GAP_GRACE = 0.5
+#: While nobody listens, the dispatcher moves its cursor to the newest id at most this often (a read each).
+IDLE_SYNC = 0.1
 _BATCH = 500
 
 Handler = Callable[[Any], Awaitable[None] | None]
@@ -115,7 +117,7 @@ class _Subscriber:
     def __init__(self, where: _Filter) -> None:
         self.where = where
 
-    def offer(self, event: Event) -> None:
+    def offer(self, row: EventRow) -> None:
         raise NotImplementedError
 
 
@@ -130,8 +132,9 @@ class _Hook(_Subscriber):
         self.queue: asyncio.Queue[Event] = asyncio.Queue()
         self.task: asyncio.Task[None] | None = None
 
-    def offer(self, event: Event) -> None:
-        self.queue.put_nowait(event)
+    def offer(self, row: EventRow) -> None:
+        assert row.event is not None
+        self.queue.put_nowait(row.event)
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run())
 
@@ -158,8 +161,8 @@ class Subscription(_Subscriber):
         self._bus = bus
         self._queue: asyncio.Queue[Event | None] = asyncio.Queue()
 
-    def offer(self, event: Event) -> None:
-        self._queue.put_nowait(event)
+    def offer(self, row: EventRow) -> None:
+        self._queue.put_nowait(row.event)
 
     def close(self) -> None:
         """Stop receiving events; an iteration in progress ends after what is already queued."""
@@ -193,8 +196,8 @@ class SyncSubscription(_Subscriber):
         self._queue: queue.SimpleQueue[Event | None] = queue.SimpleQueue()
         self._timeout = timeout
 
-    def offer(self, event: Event) -> None:
-        self._queue.put(event)
+    def offer(self, row: EventRow) -> None:
+        self._queue.put(row.event)
 
     def close(self) -> None:
         """Stop receiving events; iteration ends after what is already queued."""
@@ -224,15 +227,32 @@ class SyncSubscription(_Subscriber):
 
 
 class _Waiter(_Subscriber):
-    """Resolves a future with the first matching received message."""
+    """Resolves a future with the first matching received message whose id is above ``after``.
+
+    It is registered before ``after`` (the newest id when the wait began) is known, so nothing committed
+    in between slips past it; what it is offered meanwhile is kept until ``settle`` says which counts.
+    """
 
     def __init__(self, where: _Filter, future: asyncio.Future[Message]) -> None:
         super().__init__(where)
         self.future = future
+        self.after: int | None = None
+        self.early: list[tuple[int, Message]] = []
 
-    def offer(self, event: Event) -> None:
-        if isinstance(event, MessageReceivedEvent) and not self.future.done():
-            self.future.set_result(event.message)
+    def offer(self, row: EventRow) -> None:
+        if not isinstance(row.event, MessageReceivedEvent) or self.future.done():
+            return
+        if self.after is None:
+            self.early.append((row.id, row.event.message))
+        elif row.id > self.after:
+            self.future.set_result(row.event.message)
+
+    def settle(self, after: int) -> None:
+        self.after = after
+        for event_id, message in self.early:
+            if event_id > after and not self.future.done():
+                self.future.set_result(message)
+        self.early.clear()
 
 
 class EventBus:
@@ -247,6 +267,9 @@ class EventBus:
         self._task: asyncio.Task[None] | None = None
         self._gap_since: float | None = None
         self._gaps_possible = False
+        self._generation = 0  # counts subscribers added, so a read racing one is not trusted
+        self._idle_sync_at = 0.0
+        self._idle_sync_pending = False
         self.loop: asyncio.AbstractEventLoop | None = None
         #: Opens the client (and so this bus) when a subscription starts before anything else used it.
         self.ensure_open: Callable[[], Awaitable[object]] = _opened
@@ -348,6 +371,8 @@ class EventBus:
         waiter = _Waiter(where, future)
         self._add(waiter)
         try:
+            assert self._db is not None, "open the bus first"
+            waiter.settle(await self._db.read(log.last_event_id))
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
             raise WaitTimeoutError(
@@ -357,6 +382,7 @@ class EventBus:
             self.remove(waiter)
 
     def _add(self, subscriber: _Subscriber) -> None:
+        self._generation += 1
         self._subscribers.append(subscriber)
         self.notify()
 
@@ -394,8 +420,7 @@ class EventBus:
     async def _catch_up(self) -> None:
         assert self._db is not None
         if not self._subscribers:
-            self._cursor = max(self._cursor, await self._db.read(log.last_event_id))
-            self._gap_since = None
+            await self._idle_sync()
             return
         while True:
             rows = await self._db.read(log.events_after, self._cursor, limit=_BATCH)
@@ -407,9 +432,32 @@ class EventBus:
                 if row.event is not None:
                     for subscriber in list(self._subscribers):
                         if subscriber.where.matches(row):
-                            subscriber.offer(row.event)
+                            subscriber.offer(row)
             if len(rows) < _BATCH:
                 return
+
+    async def _idle_sync(self) -> None:
+        """Nobody listens: move the cursor to the newest id, at most once per IDLE_SYNC (one read each), so
+        ingesting without subscribers costs next to nothing. A subscriber added meanwhile may so be offered
+        events committed up to IDLE_SYNC before it subscribed, never fewer than those after."""
+        assert self._db is not None and self.loop is not None
+        wait = self._idle_sync_at - time.monotonic()
+        if wait > 0:
+            if not self._idle_sync_pending:
+                self._idle_sync_pending = True
+                self.loop.call_later(wait, self._idle_sync_due)
+            return
+        self._idle_sync_at = time.monotonic() + IDLE_SYNC
+        generation = self._generation
+        latest = await self._db.read(log.last_event_id)
+        if generation == self._generation:  # a subscriber added during the read may be owed events below it
+            self._cursor = max(self._cursor, latest)
+            self._gap_since = None
+
+    def _idle_sync_due(self) -> None:
+        self._idle_sync_pending = False
+        self._seen_appends = -1  # make the dispatcher look even if nothing else is appended meanwhile
+        self.notify()
 
     def _gap_expired(self) -> bool:
         """True once a gap before the next id has lasted GAP_GRACE; starts timing it otherwise."""
@@ -444,5 +492,6 @@ class Events:
         pod_ids: str | Iterable[str] | None = None,
     ) -> Subscription:
         """``async for event in client.events.subscribe(event_types=[...], inbox_ids=[...])``: the matching
-        events committed from now on, in order; ``break`` (or ``close()``) ends the stream."""
+        events committed from now on, in order; ``break`` (or ``close()``) ends the stream. When nobody
+        listened just before, it may also get events committed up to ``IDLE_SYNC`` (0.1 s) earlier."""
         return self._bus.subscribe(event_types, inbox_ids=inbox_ids, pod_ids=pod_ids)
