@@ -97,23 +97,19 @@ def record_outcomes(
             ),
         )
     if bounced:
-        events.append_event(
-            conn,
-            "message.bounced",
-            now=now,
-            pod_id=first.pod_id,
-            **ids,
-            payload=events.bounce_payload(
-                now=now,
-                recipients=[
-                    BounceRecipient(
-                        address=row.recipient, status=_enhanced_status(outcome), diagnostic=str(outcome)
-                    )
-                    for row, outcome in bounced
-                ],
-                **ids,
-            ),
-        )
+        recipients = [
+            BounceRecipient(address=row.recipient, status=_enhanced_status(outcome), diagnostic=str(outcome))
+            for row, outcome in bounced
+        ]
+        _bounce_event(conn, pod_id=first.pod_id, ids=ids, now=now, recipients=recipients)
+
+
+def _bounce_event(
+    conn: Connection, *, pod_id: str, ids: dict[str, str], now: int, recipients: list[BounceRecipient]
+) -> None:
+    """Append ``message.bounced`` for the sent message ``ids`` names."""
+    payload = events.bounce_payload(now=now, recipients=recipients, **ids)
+    events.append_event(conn, "message.bounced", now=now, pod_id=pod_id, **ids, payload=payload)
 
 
 def apply_report(conn: Connection, inbox_id: str, report: DeliveryReport, *, now: int) -> bool:
@@ -144,25 +140,13 @@ def apply_report(conn: Connection, inbox_id: str, report: DeliveryReport, *, now
     reported = [failed[d.recipient] for d in newly] if rows else list(failed.values())
     if not reported:
         return True  # already bounced: a repeated report changes nothing
-    messages.set_labels(conn, _message_row(conn, row.id), ["bounced"], [], now=now)
     if rows:
-        _update_labels(conn, row.id, now=now, add=[])
-    events.append_event(
-        conn,
-        "message.bounced",
-        now=now,
-        pod_id=row.pod_id,
-        inbox_id=inbox_id,
-        thread_id=row.thread_id,
-        message_id=row.message_id,
-        payload=events.bounce_payload(
-            inbox_id=inbox_id,
-            thread_id=row.thread_id,
-            message_id=row.message_id,
-            now=now,
-            recipients=[
-                BounceRecipient(address=r.address, status=r.status, diagnostic=r.diagnostic) for r in reported
-            ],
-        ),
-    )
+        _update_labels(conn, row.id, now=now, add=["bounced"])  # a bounce may end a wait: drop ``delayed``
+    else:
+        messages.set_labels(conn, row, ["bounced"], [], now=now)
+    ids = {"inbox_id": inbox_id, "thread_id": row.thread_id, "message_id": row.message_id}
+    recipients = [
+        BounceRecipient(address=r.address, status=r.status, diagnostic=r.diagnostic) for r in reported
+    ]
+    _bounce_event(conn, pod_id=row.pod_id, ids=ids, now=now, recipients=recipients)
     return True
