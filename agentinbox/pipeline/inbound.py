@@ -133,6 +133,10 @@ def store_received(
     """
     parsed = prepared.parsed
     stored: list[Message] = []
+    # A delivery status notification is parsed once, whatever the number of inboxes it reaches.
+    report = (
+        dsn.parse_report(prepared.raw) if dsn.is_report(_header(parsed.headers, "content-type")) else None
+    )
     for inbox_id, pod_id in recipients.items():
         domain = inbox_id.rpartition("@")[2]
         message_id = public_message_id(parsed.message_id, sha256=prepared.sha256, domain=domain)
@@ -199,10 +203,8 @@ def store_received(
             payload=events.received_payload(conn, message),
         )
         stored.append(message)
-        if dsn.is_report(_header(parsed.headers, "content-type")):
-            report = dsn.parse_report(prepared.raw)
-            if report is not None:
-                apply_report(conn, inbox_id, report, now=now)
+        if report is not None:
+            apply_report(conn, inbox_id, report, now=now)
     return stored
 
 
