@@ -103,10 +103,6 @@ def parse_relay_url(url: str) -> Route:
     )
 
 
-def _no_reply(recipients: Sequence[str], message: str) -> dict[str, Outcome]:
-    return {recipient: Outcome(None, message) for recipient in recipients}
-
-
 def _reply(response: aiosmtplib.SMTPResponse | aiosmtplib.SMTPResponseException) -> Outcome:
     return Outcome(response.code, " ".join(response.message.split()))
 

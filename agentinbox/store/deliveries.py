@@ -21,7 +21,6 @@ __all__ = [
     "claim",
     "deliveries_of",
     "finish",
-    "next_due",
     "record_failure",
     "statuses",
 ]
@@ -131,10 +130,3 @@ def deliveries_of(conn: Connection, message_pk: int) -> list[Any]:
             select(deliveries).where(deliveries.c.message_pk == message_pk).order_by(deliveries.c.id)
         )
     )
-
-
-def next_due(conn: Connection) -> int | None:
-    """When the earliest waiting delivery falls due (µs), or None when nothing waits."""
-    return conn.execute(
-        select(func.min(deliveries.c.next_attempt_at)).where(deliveries.c.status.in_(WAITING))
-    ).scalar()
