@@ -55,3 +55,11 @@ class Settings(BaseSettings):
     #: Subject-only threading joins a thread only if its last message is at most this old, in seconds;
     #: 0 turns subject-only threading off.
     subject_threading_window: int = Field(default=30 * 24 * 3600, ge=0)
+    #: Webhook targets on private, loopback or link-local addresses are refused unless this is true.
+    webhook_allow_private: bool = False
+    #: Seconds a webhook call (connect, send, read the answer) may take before it counts as failed.
+    webhook_timeout: float = Field(default=15, gt=0)
+    #: Webhook calls in flight at once, across all webhooks.
+    webhook_concurrency: int = Field(default=10, gt=0)
+    #: A webhook whose deliveries failed this many times in a row (each retry counts) is disabled.
+    webhook_disable_after: int = Field(default=50, gt=0)

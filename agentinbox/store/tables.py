@@ -25,6 +25,8 @@ from sqlalchemy import (
 __all__ = [
     "api_keys",
     "blobs",
+    "consumer_failures",
+    "consumer_groups",
     "deliveries",
     "domain_keys",
     "domains",
@@ -41,6 +43,9 @@ __all__ = [
     "thread_labels",
     "thread_refs",
     "threads",
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhooks",
 ]
 
 metadata = MetaData(
@@ -337,4 +342,89 @@ api_keys = Table(
     Column("expires_at", Time),
     Column("used_at", Time),
     Index("ix_api_keys_created", "created_at", "api_key_id"),
+)
+
+# Webhook endpoints (reference §9.1). ``pod_ids``/``inbox_ids`` are the channels it receives from, ``pod_id``/
+# ``inbox_id`` its owner; ``headers`` are custom delivery headers (write-only); ``failures`` counts the
+# consecutive failed deliveries that disable it.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("webhook_id", String(64), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("event_types", JSON),
+    Column("pod_ids", JSON),
+    Column("inbox_ids", JSON),
+    Column("pod_id", String(64)),
+    Column("inbox_id", String(320)),
+    Column("secret", String(128), nullable=False),
+    Column("headers", JSON),
+    Column("enabled", Boolean, nullable=False),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("client_id", String(256), unique=True),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Index("ix_webhooks_created", "created_at", "webhook_id"),
+)
+
+# One row per (webhook, event) to deliver, written in the transaction that appends the event; dispatchers
+# claim due rows (``sending`` with a lease) and end them ``succeeded`` or ``failed``.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(64), ForeignKey("webhooks.webhook_id", ondelete="CASCADE"), nullable=False),
+    Column("event_pk", Id, ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Time, nullable=False),
+    Column("lease_until", Time),
+    Column("last_error", Text),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# Each HTTP attempt of a webhook delivery: when, the response status (None when there was none) and why it
+# failed.
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("delivery_id", Id, ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), nullable=False),
+    Column("attempted_at", Time, nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    Column("duration_ms", Integer),
+    Index("ix_webhook_attempts_delivery", "delivery_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+# Durable consumer groups: the last acknowledged event id, and which process holds the group (a lease).
+consumer_groups = Table(
+    "consumer_groups",
+    metadata,
+    Column("group", String(200), primary_key=True),
+    Column("cursor", Id, nullable=False),
+    Column("owner", String(200)),
+    Column("lease_until", Time),
+    Column("created_at", Time, nullable=False),
+    Column("updated_at", Time, nullable=False),
+)
+
+# Events a consumer group set aside after its handler failed on them too often; listed and replayed by id.
+consumer_failures = Table(
+    "consumer_failures",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("group", String(200), ForeignKey("consumer_groups.group", ondelete="CASCADE"), nullable=False),
+    Column("event_pk", Id, ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Column("failed_at", Time, nullable=False),
+    Column("replay_at", Time),  # set by a replay request; the group's consumer runs the event again
+    UniqueConstraint("group", "event_pk", name="uq_consumer_failures_group_event"),
+    sqlite_autoincrement=True,
 )
