@@ -23,7 +23,9 @@ __all__ = [
     "DraftItem",
     "Event",
     "EventBounce",
+    "EventComplaint",
     "EventReceipt",
+    "EventReject",
     "Inbox",
     "ListApiKeysResponse",
     "ListDomainsResponse",
@@ -34,9 +36,11 @@ __all__ = [
     "ListThreadsResponse",
     "Message",
     "MessageBouncedEvent",
+    "MessageComplainedEvent",
     "MessageDeliveredEvent",
     "MessageItem",
     "MessageReceivedEvent",
+    "MessageRejectedEvent",
     "MessageSentEvent",
     "Pod",
     "RawMessageResponse",
@@ -426,6 +430,28 @@ class EventBounce(Model):
     recipients: list[BounceRecipient]
 
 
+class EventComplaint(Model):
+    """The ``complaint`` of ``message.complained``: a recipient reported the message (an ARF feedback report)."""
+
+    inbox_id: str
+    thread_id: str
+    message_id: str
+    timestamp: datetime
+    type: str
+    sub_type: str
+    recipients: list[str]
+
+
+class EventReject(Model):
+    """The ``reject`` of ``message.rejected``: the receiving server refused the message as a whole."""
+
+    inbox_id: str
+    thread_id: str
+    message_id: str
+    timestamp: datetime
+    reason: str
+
+
 class _EventBase(Model):
     type: Literal["event"] = "event"
     event_id: str
@@ -457,6 +483,16 @@ class MessageBouncedEvent(_EventBase):
     bounce: EventBounce
 
 
+class MessageComplainedEvent(_EventBase):
+    event_type: Literal["message.complained"]
+    complaint: EventComplaint
+
+
+class MessageRejectedEvent(_EventBase):
+    event_type: Literal["message.rejected"]
+    reject: EventReject
+
+
 class DomainVerifiedEvent(_EventBase):
     event_type: Literal["domain.verified"]
     domain: Domain
@@ -468,6 +504,8 @@ Event = Annotated[
     | MessageSentEvent
     | MessageDeliveredEvent
     | MessageBouncedEvent
+    | MessageComplainedEvent
+    | MessageRejectedEvent
     | DomainVerifiedEvent,
     Field(discriminator="event_type"),
 ]

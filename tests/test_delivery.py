@@ -173,7 +173,7 @@ async def test_queued_messages_share_connections_and_a_refusal_ends_only_its_own
     assert len(peer.received) == 29
     assert len({r.session for r in peer.received}) <= 4  # 2 slots, up to 20 messages per connection
     labels = [await labels_of(engine, message_id) for message_id in ids]
-    assert sum("bounced" in label for label in labels) == 1
+    assert sum("rejected" in label for label in labels) == 1
     assert sum("delivered" in label for label in labels) == 29
 
 
@@ -192,15 +192,15 @@ async def test_permanent_refusal_bounces_that_recipient_only(engines: Factory, p
     assert bounce.payload["bounce"]["recipients"][0]["status"] == "5.1.1"
 
 
-async def test_refused_data_bounces_the_message(engines: Factory, peer: Peer) -> None:
+async def test_refused_data_rejects_the_message(engines: Factory, peer: Peer) -> None:
     peer.handler.data_replies = ["554 5.7.1 Message rejected as spam"]
     engine = await engines(relay_url=f"smtp://127.0.0.1:{peer.port}")
     message_id = await send(engine, ["ann@example.com"])
     await settled(engine)
     labels = await labels_of(engine, message_id)
-    assert "bounced" in labels and "delivered" not in labels
+    assert "rejected" in labels and "bounced" not in labels and "delivered" not in labels
     [row] = await delivery_rows(engine)
-    assert row.status == "bounced" and "554" in row.last_error
+    assert row.status == "rejected" and "554" in row.last_error
 
 
 async def test_a_peer_that_is_down_is_delayed_then_bounced_after_the_maximum_age(

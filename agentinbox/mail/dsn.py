@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from email.message import Message
 from email.policy import compat32
 
-__all__ = ["DeliveryReport", "RecipientStatus", "is_report", "parse_report"]
+__all__ = ["DeliveryReport", "RecipientStatus", "is_report", "parse_report", "returned_message_id"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,8 @@ def _status_blocks(part: Message) -> list[Message]:
     return [parser.parsestr(chunk.strip() + "\n") for chunk in text.replace("\r\n", "\n").split("\n\n")]
 
 
-def _returned_message_id(part: Message) -> str | None:
+def returned_message_id(part: Message) -> str | None:
+    """The Message-ID of a returned message (``message/rfc822``) or its headers (``text/rfc822-headers``)."""
     content_type = part.get_content_type()
     if content_type in ("message/rfc822", "message/global"):
         payload = part.get_payload()
@@ -111,7 +112,7 @@ def parse_report(raw: bytes) -> DeliveryReport | None:
                         )
                     )
             elif original is None:
-                original = _returned_message_id(part)
+                original = returned_message_id(part)
         return DeliveryReport(original_message_id=original, recipients=recipients)
     except Exception:  # a broken report is still stored as mail; it just matches nothing
         return None

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from .._clock import Clock
 from ..settings import Settings
 from ..store.database import Database
+from .classify import Classifier
 
 __all__ = ["Context"]
 
@@ -23,3 +24,6 @@ class Context:
     wake_delivery: Callable[[], None] = field(default=lambda: None)
     #: Called after a draft was scheduled or rescheduled; the scheduler, when running, sets it.
     wake_scheduler: Callable[[], None] = field(default=lambda: None)
+    #: The verdict step of inbound mail: each may label a message spam, blocked or unauthenticated before
+    #: it is stored (see :mod:`agentinbox.pipeline.classify`). None by default.
+    classifiers: list[Classifier] = field(default_factory=list)

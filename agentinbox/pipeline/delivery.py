@@ -1,11 +1,14 @@
 """What remote deliveries end in: the outcome of each attempt, and bounce reports that arrive later.
 
-An attempt's outcome per recipient is a 2xx (``delivered``), a 5xx (``bounced``) or anything else
-(``deferred``: retried with a doubling delay until ``delivery_max_age``, then bounced). The sent message
-carries the result as labels — ``delivered`` and ``bounced`` once any recipient reached that state,
-``delayed`` while any is waiting for a retry — and each change is reported by a ``message.delivered`` or
-``message.bounced`` event in the same transaction. A delivery status notification that comes back later
-(the peer accepted, then failed) is matched to the sent message by its Message-ID and bounces it too.
+An attempt's outcome per recipient is a 2xx (``delivered``), a 5xx to the message itself — to MAIL FROM
+or to the data, e.g. ``554 5.7.1 message content rejected`` — (``rejected``), a 5xx to the recipient
+(``bounced``) or anything else (``deferred``: retried with a doubling delay until ``delivery_max_age``,
+then bounced). The sent message carries the result as labels — ``delivered``, ``rejected`` and ``bounced``
+once any recipient reached that state, ``delayed`` while any is waiting for a retry — and each change is
+reported by a ``message.delivered``, ``message.rejected`` or ``message.bounced`` event in the same
+transaction; a recipient is either rejected or bounced, never both. A delivery status notification that
+comes back later (the peer accepted, then failed) is matched to the sent message by its Message-ID and
+bounces it too; a rejected recipient stays rejected.
 """
 
 from __future__ import annotations
@@ -65,12 +68,16 @@ def record_outcomes(
     now = ctx.clock.now()
     max_age = ctx.settings.delivery_max_age * 1_000_000
     delivered: list[tuple[Claimed, Outcome]] = []
+    rejected: list[tuple[Claimed, Outcome]] = []
     bounced: list[tuple[Claimed, Outcome]] = []
     for row in claimed:
         outcome = outcomes[row.id]
         if outcome.delivered:
             delivered.append((row, outcome))
             deliveries.finish(conn, [row.id], status="delivered", now=now, response=str(outcome))
+        elif outcome.rejected:
+            rejected.append((row, outcome))
+            deliveries.finish(conn, [row.id], status="rejected", now=now, response=str(outcome))
         elif outcome.permanent or now - row.created_at >= max_age:
             if not outcome.permanent:
                 outcome = Outcome(outcome.code, f"{outcome}; gave up after {row.attempts + 1} attempts")
@@ -82,7 +89,11 @@ def record_outcomes(
                 conn, [row.id], now=now, retry_at=max(retry_at, now), error=str(outcome)
             )
     first = claimed[0]
-    add = (["delivered"] if delivered else []) + (["bounced"] if bounced else [])
+    add = (
+        (["delivered"] if delivered else [])
+        + (["rejected"] if rejected else [])
+        + (["bounced"] if bounced else [])
+    )
     _update_labels(conn, first.message_pk, now=now, add=add)
     ids = {"inbox_id": first.inbox_id, "thread_id": first.thread_id, "message_id": first.message_id}
     if delivered:
@@ -96,6 +107,11 @@ def record_outcomes(
                 "delivery", now=now, recipients=[row.recipient for row, _ in delivered], **ids
             ),
         )
+    if rejected:
+        # One transaction, so one reply; should a message's recipients have met several, each is named.
+        reason = "; ".join(dict.fromkeys(str(outcome) for _, outcome in rejected))
+        payload = events.reject_payload(now=now, reason=reason, **ids)
+        events.append_event(conn, "message.rejected", now=now, pod_id=first.pod_id, **ids, payload=payload)
     if bounced:
         recipients = [
             BounceRecipient(address=row.recipient, status=_enhanced_status(outcome), diagnostic=str(outcome))
@@ -127,7 +143,7 @@ def apply_report(conn: Connection, inbox_id: str, report: DeliveryReport, *, now
         return False
     failed: dict[str, RecipientStatus] = {r.address: r for r in report.failed}
     rows = [d for d in deliveries.deliveries_of(conn, row.id) if d.recipient in failed]
-    newly = [d for d in rows if d.status != "bounced"]
+    newly = [d for d in rows if d.status not in ("bounced", "rejected")]
     for delivery in newly:
         status = failed[delivery.recipient]
         deliveries.finish(

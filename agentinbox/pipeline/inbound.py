@@ -1,8 +1,11 @@
 """Inbound: a raw message becomes one stored message per local recipient inbox.
 
-Parsing and reply extraction run before the transaction; threading, storage, labels, the search entry and the
-``message.received`` event are written in one transaction, so a message is stored completely or not at all.
-Malformed mail is still stored, its raw bytes intact.
+Parsing and reply extraction run before the transaction; classification (see
+:mod:`agentinbox.pipeline.classify`), threading, storage, labels, the search entry and the
+``message.received`` event (or its ``.spam``/``.blocked``/``.unauthenticated`` variant) are written in one
+transaction, so a message is stored completely or not at all. Malformed mail is still stored, its raw bytes
+intact. Delivery status notifications and abuse feedback reports are stored like any mail and, in the same
+transaction, bounce or mark ``complained`` the sent message they report on.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from sqlalchemy import Connection
 
 from .._clock import from_datetime
 from ..errors import MessageRejectedError, NotFoundError, ValidationError
-from ..mail import dsn
+from ..mail import arf, dsn
 from ..mail.addresses import address_key
 from ..mail.compose import OutgoingAttachment
 from ..mail.extract import extract_reply, make_preview
@@ -27,6 +30,8 @@ from ..models import Message
 from ..store import blobs, events, inboxes, messages, threads
 from ..store.messages import NewMessage
 from ..store.scopes import Scope
+from .classify import Arrival, Classifier, classify, received_event_type
+from .complaints import apply_complaint
 from .context import Context
 from .delivery import apply_report
 
@@ -125,18 +130,21 @@ def store_received(
     now: int,
     subject_window: int,
     timestamp: int | None = None,
+    classifiers: Sequence[Classifier] = (),
+    mail_from: str | None = None,
 ) -> list[Message]:
     """Store ``prepared`` in each recipient inbox (inbox_id → pod_id); a redelivery is not stored twice.
 
     ``timestamp`` is the message's time when the caller knows it exactly (local delivery); otherwise the
-    Date header decides, with its one-second resolution.
+    Date header decides, with its one-second resolution. ``classifiers`` label each copy before it is
+    stored; ``mail_from`` is the envelope sender they see, when known.
     """
     parsed = prepared.parsed
     stored: list[Message] = []
     # A delivery status notification is parsed once, whatever the number of inboxes it reaches.
-    report = (
-        dsn.parse_report(prepared.raw) if dsn.is_report(_header(parsed.headers, "content-type")) else None
-    )
+    content_type = _header(parsed.headers, "content-type")
+    report = dsn.parse_report(prepared.raw) if dsn.is_report(content_type) else None
+    complaint = arf.parse_feedback_report(prepared.raw) if arf.is_feedback_report(content_type) else None
     for inbox_id, pod_id in recipients.items():
         domain = inbox_id.rpartition("@")[2]
         message_id = public_message_id(parsed.message_id, sha256=prepared.sha256, domain=domain)
@@ -148,6 +156,8 @@ def store_received(
         if existing is not None:
             stored.append(messages.get_message(conn, Scope(inbox_id=inbox_id), message_id))
             continue
+        arrival = Arrival(prepared.raw, parsed, inbox_id, pod_id, mail_from)
+        verdict = classify(conn, arrival, classifiers) if classifiers else []
         when = timestamp if timestamp is not None else message_timestamp(parsed, now)
         keys = thread_keys(parsed.message_id, parsed.in_reply_to, parsed.references)
         known = threads.lookup_refs(conn, inbox_id, keys)
@@ -163,7 +173,7 @@ def store_received(
             since=when - subject_window * 1_000_000,
             known=known,
         )
-        labels = ["received", "unread"]
+        labels = ["received", "unread", *verdict]
         new = NewMessage(
             inbox_id=inbox_id,
             pod_id=pod_id,
@@ -194,7 +204,7 @@ def store_received(
         message = messages.new_message_model(new, now=now)
         events.append_event(
             conn,
-            "message.received",
+            received_event_type(labels),
             now=now,
             pod_id=pod_id,
             inbox_id=inbox_id,
@@ -205,6 +215,8 @@ def store_received(
         stored.append(message)
         if report is not None:
             apply_report(conn, inbox_id, report, now=now)
+        if complaint is not None:
+            apply_complaint(conn, inbox_id, complaint, now=now)
     return stored
 
 
@@ -318,6 +330,14 @@ async def deliver(
 
     def run(conn: Connection) -> list[Message]:
         recipients = resolve_recipients(conn, recipients_given, prepared.parsed)
-        return store_received(conn, prepared, recipients, now=ctx.clock.now(), subject_window=window)
+        return store_received(
+            conn,
+            prepared,
+            recipients,
+            now=ctx.clock.now(),
+            subject_window=window,
+            classifiers=ctx.classifiers,
+            mail_from=mail_from,
+        )
 
     return await ctx.db.write(run)

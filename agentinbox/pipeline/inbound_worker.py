@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -21,6 +22,7 @@ from .._clock import Clock
 from ..store import inbound_queue, inboxes
 from ..store.blobs import release_blobs
 from .background import BackgroundWorker
+from .classify import Classifier
 from .context import Context
 from .inbound import Prepared, prepare, store_received
 
@@ -54,6 +56,7 @@ class _Entry:
     raw: bytes
     prepared: Prepared | None = None
     error: BaseException | None = None
+    mail_from: str | None = None
 
 
 class InboundWorker(BackgroundWorker):
@@ -100,7 +103,9 @@ class InboundWorker(BackgroundWorker):
         await asyncio.to_thread(_prepare_all, entries)
         window = ctx.settings.subject_threading_window
         try:
-            await ctx.db.write(_store_batch, entries, clock=ctx.clock, subject_window=window)
+            await ctx.db.write(
+                _store_batch, entries, clock=ctx.clock, subject_window=window, classifiers=ctx.classifiers
+            )
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -113,7 +118,9 @@ class InboundWorker(BackgroundWorker):
         """Store one message in a transaction of its own, or postpone it."""
         ctx = self._ctx
         try:
-            await ctx.db.write(_store_batch, [entry], clock=ctx.clock, subject_window=window)
+            await ctx.db.write(
+                _store_batch, [entry], clock=ctx.clock, subject_window=window, classifiers=ctx.classifiers
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -137,7 +144,15 @@ def _load_due(
 ) -> list[_Entry]:
     """The due queued messages (of ``shard`` only, when given) with their bytes, oldest first."""
     return [
-        _Entry(row.id, row.raw_sha256, row.received_at, list(row.rcpt_to), row.attempts, raw)
+        _Entry(
+            row.id,
+            row.raw_sha256,
+            row.received_at,
+            list(row.rcpt_to),
+            row.attempts,
+            raw,
+            mail_from=row.mail_from,
+        )
         for row, raw in inbound_queue.due_entries(conn, now=now, limit=limit, shard=shard)
     ]
 
@@ -150,7 +165,14 @@ def _prepare_all(entries: list[_Entry]) -> None:
             entry.error = exc
 
 
-def _store_batch(conn: Connection, entries: list[_Entry], *, clock: Clock, subject_window: int) -> None:
+def _store_batch(
+    conn: Connection,
+    entries: list[_Entry],
+    *,
+    clock: Clock,
+    subject_window: int,
+    classifiers: Sequence[Classifier] = (),
+) -> None:
     """Store each message and take it off the queue, all or nothing; postpone those that could not be parsed.
 
     Any error fails the whole transaction (the caller then stores the batch one by one). Savepoints per
@@ -172,7 +194,15 @@ def _store_batch(conn: Connection, entries: list[_Entry], *, clock: Clock, subje
             if address in local
         }
         if recipients:
-            store_received(conn, entry.prepared, recipients, now=now, subject_window=subject_window)
+            store_received(
+                conn,
+                entry.prepared,
+                recipients,
+                now=now,
+                subject_window=subject_window,
+                classifiers=classifiers,
+                mail_from=entry.mail_from,
+            )
     # The queue's references go only now, so a raw blob the stored messages share is kept, not re-created.
     release_blobs(conn, taken.values())
     for entry in entries:

@@ -403,6 +403,8 @@ def record_sent(
             now=now,
             subject_window=ctx.settings.subject_threading_window,
             timestamp=now,
+            classifiers=ctx.classifiers,
+            mail_from=inbox.inbox_id,
         )
     if local:
         events.append_event(

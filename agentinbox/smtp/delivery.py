@@ -43,10 +43,15 @@ class Route:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What became of one recipient: the reply code (None when no reply came) and its text."""
+    """What became of one recipient: the reply code (None when no reply came) and its text.
+
+    ``refused_message`` marks a reply to the message itself (to MAIL FROM or to the data) rather than to
+    this recipient's RCPT TO: the server turned the whole message away, not the address.
+    """
 
     code: int | None
     message: str
+    refused_message: bool = False
 
     @property
     def delivered(self) -> bool:
@@ -56,6 +61,11 @@ class Outcome:
     def permanent(self) -> bool:
         """A 5xx reply: trying again will not help."""
         return self.code is not None and self.code >= 500
+
+    @property
+    def rejected(self) -> bool:
+        """A 5xx reply to the message itself (e.g. ``554 5.7.1 message content rejected``)."""
+        return self.refused_message and self.permanent
 
     def __str__(self) -> str:
         return f"{self.code} {self.message}" if self.code is not None else self.message
@@ -103,8 +113,10 @@ def parse_relay_url(url: str) -> Route:
     )
 
 
-def _reply(response: aiosmtplib.SMTPResponse | aiosmtplib.SMTPResponseException) -> Outcome:
-    return Outcome(response.code, " ".join(response.message.split()))
+def _reply(
+    response: aiosmtplib.SMTPResponse | aiosmtplib.SMTPResponseException, *, refused_message: bool = False
+) -> Outcome:
+    return Outcome(response.code, " ".join(response.message.split()), refused_message=refused_message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +186,7 @@ async def transmit(
                 if exc.code == 421:  # the server is closing the connection
                     raise
                 # MAIL or DATA refused: this message is done, the connection goes on.
-                outcome = _reply(exc)
+                outcome = _reply(exc, refused_message=True)
                 results.append({r: outcomes.get(r, outcome) for r in envelope.recipients})
                 await smtp.rset()
             else:

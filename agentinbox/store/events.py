@@ -1,8 +1,9 @@
 """The event log (transactional outbox): events are appended in the transaction of the change they report.
 
 Each row's ``payload`` holds the event's body in the reference's shape (``{"message": …, "thread": …}``,
-``{"send": …}``, ``{"delivery": …}``, ``{"bounce": …}``, ``{"domain": …}``); ``event_object`` adds ``type``,
-``event_type`` and ``event_id`` and returns the pydantic event. Row ids only grow and are never reused.
+``{"send": …}``, ``{"delivery": …}``, ``{"bounce": …}``, ``{"complaint": …}``, ``{"reject": …}``,
+``{"domain": …}``); ``event_object`` adds ``type``, ``event_type`` and ``event_id`` and returns the pydantic
+event. Row ids only grow and are never reused.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ from pydantic import TypeAdapter
 from sqlalchemy import Connection, bindparam, insert, select
 
 from .._clock import to_datetime
-from ..models import BounceRecipient, Event, EventBounce, EventReceipt, Message
+from ..models import (
+    BounceRecipient,
+    Event,
+    EventBounce,
+    EventComplaint,
+    EventReceipt,
+    EventReject,
+    Message,
+)
 from .tables import events, thread_labels, threads
 from .threads import thread_item
 
@@ -27,11 +36,13 @@ __all__ = [
     "append_event",
     "appended",
     "bounce_payload",
+    "complaint_payload",
     "event_object",
     "events_after",
     "last_event_id",
     "receipt_payload",
     "received_payload",
+    "reject_payload",
 ]
 
 _log = logging.getLogger(__name__)
@@ -131,6 +142,43 @@ def bounce_payload(
         recipients=list(recipients),
     )
     return {"bounce": bounce.model_dump(mode="json", exclude_none=True)}
+
+
+def complaint_payload(
+    *,
+    inbox_id: str,
+    thread_id: str,
+    message_id: str,
+    now: int,
+    type: str,
+    sub_type: str,
+    recipients: Sequence[str],
+) -> dict[str, Any]:
+    """``{"complaint": {inbox_id, thread_id, message_id, timestamp, type, sub_type, recipients}}``."""
+    complaint = EventComplaint(
+        inbox_id=inbox_id,
+        thread_id=thread_id,
+        message_id=message_id,
+        timestamp=to_datetime(now),
+        type=type,
+        sub_type=sub_type,
+        recipients=list(recipients),
+    )
+    return {"complaint": complaint.model_dump(mode="json", exclude_none=True)}
+
+
+def reject_payload(
+    *, inbox_id: str, thread_id: str, message_id: str, now: int, reason: str
+) -> dict[str, Any]:
+    """``{"reject": {inbox_id, thread_id, message_id, timestamp, reason}}``."""
+    reject = EventReject(
+        inbox_id=inbox_id,
+        thread_id=thread_id,
+        message_id=message_id,
+        timestamp=to_datetime(now),
+        reason=reason,
+    )
+    return {"reject": reject.model_dump(mode="json", exclude_none=True)}
 
 
 class EventRow:
