@@ -12,7 +12,7 @@ import inspect
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import pydantic
 
@@ -20,7 +20,8 @@ from ._clock import Clock
 from .errors import ValidationError
 from .events import EventBus, Events, SyncSubscription
 from .events.bus import Handler
-from .models import Message
+from .events.consumers import Consumer, Consumers, Start
+from .models import FailedEvent, Message
 from .pipeline import inbound
 from .pipeline.context import Context
 from .pipeline.delivery_worker import DeliveryWorker
@@ -88,7 +89,8 @@ class AsyncAgentInbox:
         self.domains = Domains(self)
         self._bus = EventBus()
         self._bus.ensure_open = self._context
-        self.events = Events(self._bus)
+        self._consumers = Consumers(self._bus, self._clock)
+        self.events = Events(self._bus, self._consumers)
 
     async def _context(self) -> Context:
         if self._opened is not None:
@@ -106,6 +108,7 @@ class AsyncAgentInbox:
                     raise
                 self._opened = Context(db=db, settings=self.settings, clock=self._clock)
                 await self._bus.open(db)
+                self._consumers.open(db)  # before the bus dispatches: "now" is the newest id
         return self._opened
 
     async def open(self) -> AsyncAgentInbox:
@@ -205,6 +208,7 @@ class AsyncAgentInbox:
 
     async def close(self) -> None:
         """Stop serving and release the database; the client can be opened again by using it."""
+        await self._consumers.close()  # first: a handler finishing its event may still use the client
         submission, self._submission = self._submission, None
         if submission is not None:
             await submission.stop()
@@ -301,6 +305,96 @@ class SyncEvents:
         ``with`` block (or call ``close()``) to stop it."""
         client = self._client
         return client._portal.call(client._async._subscribe_sync(event_types, inbox_ids, pod_ids, timeout))
+
+
+    @overload
+    def consume(
+        self,
+        *,
+        group: str,
+        handler: Handler,
+        event_types: str | Iterable[str] | None = ...,
+        inbox_ids: str | Iterable[str] | None = ...,
+        pod_ids: str | Iterable[str] | None = ...,
+        start: Start = ...,
+        max_attempts: int = ...,
+        retry_delay: float = ...,
+    ) -> SyncConsumer: ...
+
+    @overload
+    def consume(
+        self,
+        *,
+        group: str,
+        handler: None = ...,
+        event_types: str | Iterable[str] | None = ...,
+        inbox_ids: str | Iterable[str] | None = ...,
+        pod_ids: str | Iterable[str] | None = ...,
+        start: Start = ...,
+        max_attempts: int = ...,
+        retry_delay: float = ...,
+    ) -> Callable[[Handler], SyncConsumer]: ...
+
+    def consume(
+        self,
+        *,
+        group: str,
+        handler: Handler | None = None,
+        event_types: str | Iterable[str] | None = None,
+        inbox_ids: str | Iterable[str] | None = None,
+        pod_ids: str | Iterable[str] | None = None,
+        start: Start = "oldest",
+        max_attempts: int = 5,
+        retry_delay: float = 1.0,
+    ) -> SyncConsumer | Callable[[Handler], SyncConsumer]:
+        """A durable consumer (see ``events/consumers.py``); without ``handler``, a decorator. A sync
+        handler runs in a worker thread and may call this client."""
+        client = self._client
+
+        async def validate() -> Callable[[Handler], Consumer]:
+            return client._async.events.consume(
+                group=group,
+                event_types=event_types,
+                inbox_ids=inbox_ids,
+                pod_ids=pod_ids,
+                start=start,
+                max_attempts=max_attempts,
+                retry_delay=retry_delay,
+            )
+
+        register = client._portal.call(validate())
+
+        def decorator(handler: Handler) -> SyncConsumer:
+            async def on_loop() -> Consumer:
+                return register(handler)
+
+            return SyncConsumer(client._portal.call(on_loop()), client._portal)
+
+        return decorator if handler is None else decorator(handler)
+
+    def failed(self, group: str) -> list[FailedEvent]:
+        """The events the group set aside (see ``AsyncAgentInbox.events.failed``)."""
+        return self._client._portal.call(self._client._async.events.failed(group))
+
+    def replay(self, group: str, event_ids: str | Iterable[str] | None = None) -> int:
+        """Queue the group's set-aside events to run again; how many (see ``events/consumers.py``)."""
+        return self._client._portal.call(self._client._async.events.replay(group, event_ids))
+
+
+class SyncConsumer:
+    """A durable consumer of the sync client; ``stop()`` blocks until it has stopped."""
+
+    def __init__(self, consumer: Consumer, portal: _Portal) -> None:
+        self.consumer = consumer
+        self._portal = portal
+
+    @property
+    def group(self) -> str:
+        return self.consumer.group
+
+    def stop(self) -> None:
+        """Stop for good (the handler's current event is finished and acknowledged first)."""
+        self._portal.call(self.consumer.stop())
 
 
 class AgentInbox:

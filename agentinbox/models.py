@@ -26,6 +26,7 @@ __all__ = [
     "EventComplaint",
     "EventReceipt",
     "EventReject",
+    "FailedEvent",
     "Inbox",
     "ListApiKeysResponse",
     "ListDomainsResponse",
@@ -509,3 +510,13 @@ Event = Annotated[
     | DomainVerifiedEvent,
     Field(discriminator="event_type"),
 ]
+
+class FailedEvent(Model):
+    """An event a durable consumer group set aside after its handler failed on it ``attempts`` times
+    (``client.events.failed``); ``client.events.replay`` runs it again."""
+
+    group: str
+    event: Event
+    attempts: int
+    last_error: str | None = None
+    failed_at: datetime

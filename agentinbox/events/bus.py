@@ -25,13 +25,16 @@ import queue
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ValidationError, WaitTimeoutError
 from ..models import Event, Message, MessageReceivedEvent
 from ..store import events as log
 from ..store.database import Database
 from ..store.events import EventRow
+
+if TYPE_CHECKING:
+    from .consumers import Consumers
 
 __all__ = ["EVENT_TYPES", "EventBus", "Events", "Handler", "Subscription", "SyncSubscription"]
 
@@ -481,8 +484,14 @@ async def _opened() -> None:
 class Events:
     """``client.events`` of the async client: streams of the events committed from now on."""
 
-    def __init__(self, bus: EventBus) -> None:
+    def __init__(self, bus: EventBus, consumers: Consumers) -> None:
         self._bus = bus
+        #: Durable consumers (``events/consumers.py``): ``consume(group=…, handler=…)`` registers one (or,
+        #: without ``handler``, decorates it); ``await failed(group)`` lists the events a group set aside;
+        #: ``await replay(group, event_ids=None)`` runs them again.
+        self.consume = consumers.consume
+        self.failed = consumers.failed
+        self.replay = consumers.replay
 
     def subscribe(
         self,
