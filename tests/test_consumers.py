@@ -466,3 +466,57 @@ def test_sync_client(tmp_path: Path) -> None:
             client.events.consume(group="", handler=print)
         with pytest.raises(NotFoundError):
             client.events.failed("nobody")
+
+
+async def _hold_late_event(url: str, copy_of: str) -> tuple[Any, Any, str]:
+    """On PostgreSQL, insert a copy of an event in a transaction left open: its id is taken, not committed."""
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    conn = await asyncpg.connect(
+        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+    transaction = conn.transaction()
+    await transaction.start()
+    event_id = "evt_late" + copy_of[-20:]
+    await conn.execute(
+        "INSERT INTO events (event_id, event_type, pod_id, inbox_id, thread_id, message_id, payload, created_at)"
+        " SELECT $1, event_type, pod_id, inbox_id, thread_id, message_id, payload, created_at"
+        " FROM events WHERE event_id = $2",
+        event_id,
+        copy_of,
+    )
+    return conn, transaction, event_id
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["fills-in-grace", "after-grace"])
+async def test_a_gap_is_waited_for_then_rechecked(
+    desk: AsyncAgentInbox, database_url: str, monkeypatch: pytest.MonkeyPatch, late: bool
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite commits in id order: no gaps")
+    monkeypatch.setattr(consumers, "RECHECK_INTERVAL", 0.05)
+    seen: list[str] = []
+    desk.events.consume(group="g", handler=lambda event: seen.append(event.event_id))
+    await desk.deliver(raw("first"))
+    await until(lambda: len(seen) == 1)
+    conn, transaction, late_id = await _hold_late_event(database_url, seen[0])
+    try:
+        await desk.deliver(raw("after"))  # committed with the id above the open transaction's
+        if late:
+            await until(lambda: len(seen) == 2)  # the gap was skipped after GAP_GRACE
+            await transaction.commit()
+            await until(lambda: len(seen) == 3)  # the late arrival was found by a recheck
+            assert seen[2] == late_id
+        else:
+            await asyncio.sleep(consumers.GAP_GRACE / 5)
+            assert len(seen) == 1  # waiting at the gap
+            await transaction.commit()
+            await until(lambda: len(seen) == 3)
+            assert seen[1] == late_id  # in id order
+    finally:
+        if conn.is_in_transaction():
+            await transaction.rollback()
+        await conn.close()
+    await asyncio.sleep(0.2)
+    assert len(seen) == 3 and len(set(seen)) == 3
