@@ -21,6 +21,7 @@ from .errors import ValidationError
 from .events import EventBus, Events, SyncSubscription
 from .events.bus import Handler
 from .events.consumers import Consumer, Consumers, Start
+from .events.webhooks import WebhookDispatcher
 from .models import FailedEvent, Message
 from .pipeline import inbound
 from .pipeline.context import Context
@@ -35,6 +36,7 @@ from .resources.drafts import Drafts
 from .resources.inboxes import Inboxes
 from .resources.pods import Pods
 from .resources.threads import Threads
+from .resources.webhooks import Webhooks
 from .settings import Settings
 from .store import pods
 from .store.database import Database
@@ -81,12 +83,14 @@ class AsyncAgentInbox:
         self._submission: Submission | None = None
         self._delivery: DeliveryWorker | None = None
         self._scheduler: Scheduler | None = None
+        self._webhook_dispatcher: WebhookDispatcher | None = None
         self.inboxes = Inboxes(self)
         self.threads = Threads(self)
         self.drafts = Drafts(self)
         self.pods = Pods(self)
         self.api_keys = ApiKeys(self)
         self.domains = Domains(self)
+        self.webhooks = Webhooks(self)
         self._bus = EventBus()
         self._bus.ensure_open = self._context
         self._consumers = Consumers(self._bus, self._clock)
@@ -133,6 +137,9 @@ class AsyncAgentInbox:
             self._scheduler = Scheduler(ctx)
             ctx.wake_scheduler = self._scheduler.wake
             self._scheduler.start()
+        if self._webhook_dispatcher is None:
+            self._webhook_dispatcher = WebhookDispatcher(ctx.db, ctx.settings, ctx.clock, self._bus)
+            self._webhook_dispatcher.start()
         if self._receiving is None:
             self._receiving = Receiving(ctx)
         await self._receiving.start()
@@ -225,6 +232,9 @@ class AsyncAgentInbox:
             if self._opened is not None:
                 self._opened.wake_delivery = lambda: None
             await delivery.stop()
+        dispatcher, self._webhook_dispatcher = self._webhook_dispatcher, None
+        if dispatcher is not None:
+            await dispatcher.stop()
         await self._bus.close()
         opened, self._opened = self._opened, None
         if opened is not None:
@@ -416,6 +426,7 @@ class AgentInbox:
         self.pods: Any = SyncNamespace(self._async.pods, self._portal)
         self.api_keys: Any = SyncNamespace(self._async.api_keys, self._portal)
         self.domains: Any = SyncNamespace(self._async.domains, self._portal)
+        self.webhooks: Any = SyncNamespace(self._async.webhooks, self._portal)
         self.events = SyncEvents(self)
         self._closed = False
 

@@ -35,6 +35,7 @@ __all__ = [
     "ListMessagesResponse",
     "ListPodsResponse",
     "ListThreadsResponse",
+    "ListWebhooksResponse",
     "Message",
     "MessageBouncedEvent",
     "MessageComplainedEvent",
@@ -54,6 +55,7 @@ __all__ = [
     "UpdateMessageResponse",
     "UpdateThreadResponse",
     "VerificationRecord",
+    "Webhook",
 ]
 
 
@@ -359,6 +361,28 @@ class CreateApiKeyResponse(Model):
 
 class ListApiKeysResponse(_Page):
     api_keys: list[BearerApiKey]
+
+
+class Webhook(Model):
+    """A webhook endpoint (reference §9.1). ``pod_ids``/``inbox_ids`` are the channels it receives from,
+    ``pod_id``/``inbox_id`` its owner when it is pod- or inbox-scoped; ``secret`` verifies its calls."""
+
+    webhook_id: str
+    url: str
+    event_types: list[str] | None = None
+    pod_ids: list[str] | None = None
+    inbox_ids: list[str] | None = None
+    pod_id: str | None = None
+    inbox_id: str | None = None
+    secret: str
+    enabled: bool
+    client_id: str | None = None
+    updated_at: datetime
+    created_at: datetime
+
+
+class ListWebhooksResponse(_Page):
+    webhooks: list[Webhook]
 
 
 class VerificationRecord(Model):

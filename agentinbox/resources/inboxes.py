@@ -17,6 +17,7 @@ from .api_keys import InboxApiKeys
 from .drafts import InboxDrafts
 from .messages import Messages
 from .threads import InboxThreads
+from .webhooks import InboxWebhooks
 
 if TYPE_CHECKING:
     from ..client import AsyncAgentInbox
@@ -123,6 +124,7 @@ class Inboxes(_InboxOperations):
         self.threads = InboxThreads(client)
         self.drafts = InboxDrafts(client)
         self.api_keys = InboxApiKeys(client)
+        self.webhooks = InboxWebhooks(client)
 
     async def create(
         self,

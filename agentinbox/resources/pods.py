@@ -13,6 +13,7 @@ from .api_keys import PodApiKeys
 from .drafts import PodDrafts
 from .inboxes import PodInboxes
 from .threads import PodThreads
+from .webhooks import PodWebhooks
 
 if TYPE_CHECKING:
     from ..client import AsyncAgentInbox
@@ -29,6 +30,7 @@ class Pods(Resource):
         self.threads = PodThreads(client)
         self.drafts = PodDrafts(client)
         self.api_keys = PodApiKeys(client)
+        self.webhooks = PodWebhooks(client)
 
     async def create(self, *, name: str | None = None, client_id: str | None = None) -> Pod:
         """Create a pod; the same ``client_id`` again returns the pod it created the first time."""

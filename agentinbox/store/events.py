@@ -28,6 +28,7 @@ from ..models import (
     EventReject,
     Message,
 )
+from . import webhooks
 from .tables import events, thread_labels, threads
 from .threads import thread_item
 
@@ -76,10 +77,11 @@ def append_event(
     message_id: str | None = None,
     payload: dict[str, Any] | None = None,
 ) -> str:
-    """Append one event and return its ``event_id``."""
+    """Append one event and return its ``event_id``; queues it for the enabled webhooks it matches."""
     global _last_appended
     event_id = f"evt_{uuid.uuid4().hex}"
-    conn.execute(
+    hooks = webhooks.targets(conn, event_type=event_type, pod_id=pod_id, inbox_id=inbox_id)
+    result = conn.execute(
         _INSERT_EVENT,
         {
             "event_id": event_id,
@@ -92,6 +94,10 @@ def append_event(
             "created_at": now,
         },
     )
+    if hooks:
+        key = result.inserted_primary_key
+        assert key is not None
+        webhooks.queue_deliveries(conn, key[0], hooks, now=now)
     _last_appended = next(_appended)
     return event_id
 
