@@ -18,7 +18,12 @@ What is guaranteed:
   ``consumer_failures`` and the cursor moves past it, in one transaction. ``replay()`` marks set-aside events;
   the group's running consumer runs them (oldest first) before its next new event: success forgets the
   failure, another ``max_attempts`` failures keep it set aside with the attempts added up and the new error.
-  Attempt counts between failures live in memory: a restart starts them again.
+  Attempt counts between failures live in memory: a restart starts them again. A replay asked for in the
+  same process starts at once, one asked for in another process within ``LEASE``/3 seconds.
+- Stopping. ``stop()`` and the client's ``close()`` let a running handler finish (and acknowledge it) for up
+  to ``STOP_GRACE`` seconds, then cancel it unacknowledged; a sync handler's thread cannot be cancelled and
+  may then still be running when a standby elsewhere runs the same event. Calling a sync consumer's
+  ``stop()`` from its own handler waits that long; an async handler may ``await consumer.stop()``.
 - One process per group. The running consumer holds a lease on the group's row (``owner``, ``lease_until``,
   renewed every ``LEASE``/3 seconds, claimed by a conditional UPDATE so only one claimant wins); a consumer
   of the same group elsewhere waits as standby and takes over when the lease is released (``stop()``,
