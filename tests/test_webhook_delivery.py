@@ -247,6 +247,28 @@ async def test_timeout_and_refused_connection_are_recorded(
         assert slow_row.status == gone_row.status == "pending"
 
 
+async def test_a_hanging_target_does_not_hold_up_others(
+    database_url: str, now_clock: ManualClock, receiver: Receiver
+) -> None:
+    receiver.hang = True
+    good = await Receiver().start()
+    try:
+        async with engine(database_url, now_clock, webhook_concurrency=2, webhook_timeout=30) as client:
+            inbox = await client.inboxes.create(username="support")
+            await client.webhooks.create(url=receiver.url, event_types=["message.received"])
+            await client.webhooks.create(url=good.url, event_types=["message.received"])
+            await client.start()
+            for index in range(3):
+                await client.deliver(mail(inbox.inbox_id, f"m{index}"), rcpt_to=[inbox.inbox_id])
+            for _ in range(3):
+                await good.next()  # all three arrive while the other target holds its call open
+            assert len(receiver.requests) == 1, "one webhook gets at most half of the slots"
+            assert len(good.requests) == 3
+            await receiver.stop()  # the hanging call ends (connection closed) before the engine closes
+    finally:
+        await good.stop()
+
+
 async def test_gives_up_after_the_schedule(database_url: str, now_clock: ManualClock) -> None:
     async with engine(database_url, now_clock) as client:
         inbox = await client.inboxes.create(username="support")

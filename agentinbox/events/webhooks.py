@@ -9,17 +9,20 @@ A webhook whose calls failed ``webhook_disable_after`` times in a row is disable
 It is woken within milliseconds of a commit by a subscriber on the event bus (registered while any webhook
 is enabled, so an engine without webhooks pays nothing on the bus), and otherwise looks at least every
 ``POLL_SECONDS`` (deliveries another process queued, retries falling due). Calls run as separate tasks,
-at most ``webhook_concurrency`` at once, each bounded by ``webhook_timeout``, so a slow target holds up
-neither the engine nor other webhooks. Time comes from the engine's clock.
+at most ``webhook_concurrency`` at once and at most half of them (rounded up) for one webhook, each bounded
+by ``webhook_timeout``, so a slow target holds up neither the engine nor other webhooks. Time comes from
+the engine's clock.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
+from collections import Counter
 
 import httpx
 import pydantic
@@ -80,6 +83,9 @@ class WebhookDispatcher(BackgroundWorker):
         self._subscriber = _Wake(self)
         self._subscribed = False
         self._calls: set[asyncio.Task[None]] = set()
+        self._busy: Counter[str] = Counter()  # calls in flight per webhook
+        #: One webhook gets at most half the slots (rounded up), so a hanging target leaves room for others.
+        self._per_webhook = max(1, -(-settings.webhook_concurrency // 2))
         self.stop_seconds = settings.webhook_timeout + 10
 
     async def _run(self) -> None:
@@ -100,10 +106,13 @@ class WebhookDispatcher(BackgroundWorker):
                     for item in claimed:
                         task = asyncio.get_running_loop().create_task(self._call(http, item))
                         self._calls.add(task)
-                        task.add_done_callback(self._done)
+                        self._busy[item.webhook_id] += 1
+                        task.add_done_callback(functools.partial(self._done, item.webhook_id))
                     if claimed and len(claimed) == free:
                         continue  # maybe more are due; a full pipe waits for a call to end (it wakes us)
                     delay = await self._until_next()
+                    if self._calls and not claimed:
+                        delay = POLL_SECONDS  # what is due waits for a call to end, which wakes us
                     if not self._calls and not self._wake.is_set():
                         self._idle.set()
                     with contextlib.suppress(TimeoutError):
@@ -114,8 +123,11 @@ class WebhookDispatcher(BackgroundWorker):
                     await asyncio.gather(*self._calls, return_exceptions=True)
                 self._unsubscribe()
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, webhook_id: str, task: asyncio.Task[None]) -> None:
         self._calls.discard(task)
+        self._busy[webhook_id] -= 1
+        if self._busy[webhook_id] <= 0:
+            del self._busy[webhook_id]
         self.wake()
 
     def _abandon(self) -> None:
@@ -131,7 +143,14 @@ class WebhookDispatcher(BackgroundWorker):
     async def _claim(self, limit: int) -> list[store.Claimed]:
         now = self._clock.now()
         lease = int((self._settings.webhook_timeout + LEASE_MARGIN) * 1_000_000)
-        return await self._db.write(store.claim, now=now, lease_until=now + lease, limit=limit)
+        return await self._db.write(
+            store.claim,
+            now=now,
+            lease_until=now + lease,
+            limit=limit,
+            per_webhook=self._per_webhook,
+            in_flight=dict(self._busy),
+        )
 
     async def _until_next(self) -> float:
         """Seconds to sleep, within [_MIN_SLEEP, POLL_SECONDS]; (un)registers the bus subscriber."""

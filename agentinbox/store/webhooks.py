@@ -11,7 +11,8 @@ is moved there too, so a claim whose dispatcher died is due again when it expire
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -298,18 +299,40 @@ class Claimed:
     payload: dict[str, Any]
 
 
-def claim(conn: Connection, *, now: int, lease_until: int, limit: int) -> list[Claimed]:
-    """Claim up to ``limit`` due deliveries (oldest due first) until ``lease_until``."""
+def claim(
+    conn: Connection,
+    *,
+    now: int,
+    lease_until: int,
+    limit: int,
+    per_webhook: int | None = None,
+    in_flight: Mapping[str, int] | None = None,
+) -> list[Claimed]:
+    """Claim up to ``limit`` due deliveries (oldest due first) until ``lease_until``; with ``per_webhook``,
+    at most that many per webhook counting the caller's ``in_flight`` calls, so one slow target cannot take
+    every slot."""
     d = webhook_deliveries
+    busy = in_flight or {}
+    full = [hook for hook, count in busy.items() if per_webhook is not None and count >= per_webhook]
     due = (
-        select(d.c.id)
+        select(d.c.id, d.c.webhook_id)
         .where(d.c.status.in_(WAITING), d.c.next_attempt_at <= now)
         .order_by(d.c.next_attempt_at, d.c.id)
-        .limit(limit)
+        .limit(limit if per_webhook is None else limit * 4)
     )
+    if full:
+        due = due.where(d.c.webhook_id.not_in(full))
     if conn.dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    ids = [row.id for row in conn.execute(due)]
+    ids: list[int] = []
+    taken = Counter(busy)
+    for row in conn.execute(due):
+        if per_webhook is not None and taken[row.webhook_id] >= per_webhook:
+            continue
+        taken[row.webhook_id] += 1
+        ids.append(row.id)
+        if len(ids) == limit:
+            break
     if not ids:
         return []
     conn.execute(
