@@ -158,6 +158,25 @@ async def test_restart_resumes_after_the_last_ack(database_url: str) -> None:
     assert first == ["a", "b"]
 
 
+async def test_events_the_filter_skips_still_move_the_cursor(database_url: str) -> None:
+    seen: list[str] = []
+    async with AsyncAgentInbox(database_url=database_url, default_domain=DOMAIN) as client:
+        await client.inboxes.create(username="desk")
+        other = await client.inboxes.create(username="other")
+        client.events.consume(
+            group="g", handler=functools.partial(record, seen), inbox_ids=[f"desk@{DOMAIN}"]
+        )
+        await client.deliver(raw("skipped", to=other.inbox_id))
+        await client.deliver(raw("mine"))
+        await until(lambda: seen == ["mine"])
+        await client.deliver(raw("skipped too", to=other.inbox_id))  # passed when the consumer stops
+    async with AsyncAgentInbox(database_url=database_url, default_domain=DOMAIN) as client:
+        client.events.consume(group="g", handler=functools.partial(record, seen))  # now unfiltered
+        await client.deliver(raw("last", to=f"other@{DOMAIN}"))
+        await until(lambda: seen[-1:] == ["last"])
+    assert seen == ["mine", "last"]
+
+
 async def test_a_failing_handler_is_retried_with_backoff(desk: AsyncAgentInbox) -> None:
     attempts: list[float] = []
 

@@ -4,7 +4,7 @@ one at a time in id order, and remembers how far it got in the ``consumer_groups
 What is guaranteed:
 
 - Acknowledgement. After the handler returns, the group's cursor moves to the event's id (one small write).
-  Events the filter skips move it too. A process that dies between a handler's return and that write runs
+  Events the filter skips move it too (with the next acknowledgement, within ``IDLE_POLL``, or on stopping). A process that dies between a handler's return and that write runs
   the handler again on the event after the restart: delivery is at-least-once, never at-most-once, so a
   handler should tolerate seeing an event twice (``event.event_id`` identifies it).
 - Start. A new group starts at the oldest retained event (``start="oldest"``) or after the newest event
@@ -234,6 +234,8 @@ class Consumer(_Subscriber):
                     await asyncio.wait_for(self._wake.wait(), wait)
                 except TimeoutError:
                     pass
+            if not self._lost:
+                await self._pass_unmatched()
         finally:
             renewer.cancel()
             try:
@@ -292,6 +294,21 @@ class Consumer(_Subscriber):
                 await self._ack()
             if len(rows) < _BATCH or self._stopping.is_set() or self._lost:
                 return IDLE_POLL
+
+    async def _pass_unmatched(self) -> None:
+        """On stopping: move the cursor past the events the filter skips, up to the next one it would handle
+        (the offers that wake a consumer are for matching events, so it passes the others lazily)."""
+        assert self._db is not None
+        cursor = self._cursor
+        for row in await self._db.read(log.events_after, cursor, limit=_BATCH):
+            if row.id != cursor + 1 and self._db.dialect != "sqlite":
+                break
+            if row.event is not None and self.where.matches(row):
+                break
+            cursor = row.id
+        if cursor != self._cursor:
+            self._cursor = cursor
+            await self._ack()
 
     def _gap_wait(self) -> float:
         """Seconds left to wait for a gap before the next id to fill; 0 when it should be skipped."""
