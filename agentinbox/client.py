@@ -41,10 +41,12 @@ from .settings import Settings
 from .store import pods
 from .store.database import Database
 from .store.inboxes import check_domain
+from .store.notify import Listener
 
 __all__ = ["AgentInbox", "AsyncAgentInbox"]
 
 T = TypeVar("T")
+_LISTEN_WAIT = 2.0  # seconds open() waits for the PostgreSQL listener before going on without it
 
 
 def _settings(settings: Settings | None, overrides: dict[str, Any]) -> Settings:
@@ -84,6 +86,7 @@ class AsyncAgentInbox:
         self._delivery: DeliveryWorker | None = None
         self._scheduler: Scheduler | None = None
         self._webhook_dispatcher: WebhookDispatcher | None = None
+        self._listener: Listener | None = None
         self.inboxes = Inboxes(self)
         self.threads = Threads(self)
         self.drafts = Drafts(self)
@@ -113,7 +116,34 @@ class AsyncAgentInbox:
                 self._opened = Context(db=db, settings=self.settings, clock=self._clock)
                 await self._bus.open(db)
                 self._consumers.open(db)  # before the bus dispatches: "now" is the newest id
+                if db.dialect == "postgresql":
+                    # Other engines on the database wake this one's bus and workers through notifications.
+                    self._listener = Listener(
+                        db.url, sender=db.sender, on_notify=self._notified, on_state=self._listening
+                    )
+                    self._listener.start()
+                    await self._listener.wait_up(_LISTEN_WAIT)
         return self._opened
+
+    def _notified(self, kinds: frozenset[str]) -> None:
+        """Another process committed events or queued work (a PostgreSQL notification): wake who handles it."""
+        ctx = self._opened
+        if ctx is None:
+            return
+        if "events" in kinds:
+            self._bus.notify_other()
+        if "inbound" in kinds:
+            ctx.wake_inbound()
+        if "delivery" in kinds:
+            ctx.wake_delivery()
+        if "scheduler" in kinds:
+            ctx.wake_scheduler()
+        if "webhook" in kinds and self._webhook_dispatcher is not None:
+            self._webhook_dispatcher.wake()
+
+    def _listening(self, up: bool) -> None:
+        self._bus.listening = up
+        self._bus.notify()  # the dispatcher picks the poll interval that now applies
 
     async def open(self) -> AsyncAgentInbox:
         """Open the database now (it opens by itself on first use otherwise)."""
@@ -142,6 +172,7 @@ class AsyncAgentInbox:
             self._webhook_dispatcher.start()
         if self._receiving is None:
             self._receiving = Receiving(ctx)
+            ctx.wake_inbound = self._receiving.worker.wake
         await self._receiving.start()
         if self._submission is None and self.settings.submission_listen:
             submission = Submission(ctx)
@@ -221,6 +252,8 @@ class AsyncAgentInbox:
             await submission.stop()
         receiving, self._receiving = self._receiving, None
         if receiving is not None:
+            if self._opened is not None:
+                self._opened.wake_inbound = lambda: None
             await receiving.stop()
         scheduler, self._scheduler = self._scheduler, None
         if scheduler is not None:
@@ -235,6 +268,10 @@ class AsyncAgentInbox:
         dispatcher, self._webhook_dispatcher = self._webhook_dispatcher, None
         if dispatcher is not None:
             await dispatcher.stop()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            await listener.close()
+        self._bus.listening = False
         await self._bus.close()
         opened, self._opened = self._opened, None
         if opened is not None:
@@ -315,7 +352,6 @@ class SyncEvents:
         ``with`` block (or call ``close()``) to stop it."""
         client = self._client
         return client._portal.call(client._async._subscribe_sync(event_types, inbox_ids, pod_ids, timeout))
-
 
     @overload
     def consume(

@@ -48,8 +48,14 @@ class Settings(BaseSettings):
     #: work in this process (sharing its CPU with the receiver); N > 0 spawns N child processes, each taking
     #: its share of the inbound queue, so receiving and storing use several cores.
     inbound_processes: int = Field(default=0, ge=0, le=16)
+    #: PostgreSQL: seconds a process's claim on a batch of received mail holds; mail claimed by a process
+    #: that died is stored by another engine on the database after this.
+    inbound_lease: float = Field(default=60, gt=0)
     #: Timeout of each step (connect, command, data) of an outbound SMTP transaction, in seconds.
     delivery_timeout: float = Field(default=60, gt=0)
+    #: Seconds a claim on outbound deliveries holds before another worker may send them (its own died);
+    #: 0 = 10 × ``delivery_timeout`` + 60, enough for a transaction through every MX host.
+    delivery_lease: float = Field(default=0, ge=0)
     #: How long an ``idempotency_key`` is remembered after its request completed, in seconds.
     idempotency_ttl: int = Field(default=24 * 3600, gt=0)
     #: Subject-only threading joins a thread only if its last message is at most this old, in seconds;

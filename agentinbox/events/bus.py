@@ -11,7 +11,9 @@ every subscriber. A subscriber only queues what it is offered, so the dispatcher
 - a subscription (``subscribe``) is a queue read by an async (or, for the sync client, blocking) iterator;
 - ``wait_for_message`` is a one-shot subscription resolved by the first matching ``message.received``.
 
-Events written by another process (the inbound child processes) are found by polling while anyone listens.
+Events written by another process (another engine, the inbound child processes) are found by polling
+while anyone listens; on PostgreSQL the engine's listener (``store/notify.py``) also calls ``notify_other``
+when another process commits events, so they arrive within milliseconds and the poll is only a safety net.
 On PostgreSQL ids are handed out at insert time, so a lower id may commit after a higher one: the dispatcher
 stops at such a gap until it fills or ``GAP_GRACE`` passes (a rolled-back insert leaves a gap for good).
 """
@@ -19,6 +21,7 @@ stops at such a gap until it fills or ``GAP_GRACE`` passes (a rolled-back insert
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import queue
@@ -67,8 +70,13 @@ EVENT_TYPES = frozenset(
 )
 #: How often the dispatcher looks at the log by itself while anyone listens (events of other processes).
 POLL_INTERVAL = 0.1
+#: The same while a PostgreSQL listener is up: notifications bring other processes' events, polling only
+#: covers a notification lost with a dropped connection.
+LISTEN_POLL_INTERVAL = 1.0
 #: How long the dispatcher waits for a lower id to commit before it skips the gap (PostgreSQL only).
 GAP_GRACE = 0.5
+#: How long ``close`` waits for a log read in progress before it cancels the dispatcher.
+_STOP_SECONDS = 5.0
 #: While nobody listens, the dispatcher moves its cursor to the newest id at most this often (a read each).
 IDLE_SYNC = 0.1
 _BATCH = 500
@@ -273,6 +281,10 @@ class EventBus:
         self._generation = 0  # counts subscribers added, so a read racing one is not trusted
         self._idle_sync_at = 0.0
         self._idle_sync_pending = False
+        self._other = False  # another process committed events: read the log even without appends here
+        self._stopping = False
+        #: True while the engine's PostgreSQL listener is up (the dispatcher then polls less often).
+        self.listening = False
         self.loop: asyncio.AbstractEventLoop | None = None
         #: Opens the client (and so this bus) when a subscription starts before anything else used it.
         self.ensure_open: Callable[[], Awaitable[object]] = _opened
@@ -296,11 +308,18 @@ class EventBus:
         """Stop dispatching (registered hooks stay registered for a later ``open``)."""
         task, self._task = self._task, None
         if task is not None:
-            task.cancel()
+            # Asked, not cancelled: a cancelled database read can swallow the cancellation (the task would
+            # then run on) or leave its connection unusable. Cancelled only if the read hangs.
+            self._stopping = True
+            self.notify()
             try:
-                await task
-            except asyncio.CancelledError:
-                pass
+                await asyncio.wait_for(asyncio.shield(task), _STOP_SECONDS)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            finally:
+                self._stopping = False
         if self._db is not None:
             self._db.on_commit = _nothing
             self._db = None
@@ -309,6 +328,11 @@ class EventBus:
         """A write transaction committed: look at the log now (cheap when it appended nothing)."""
         if self._wake is not None:
             self._wake.set()
+
+    def notify_other(self) -> None:
+        """Another process committed events (a PostgreSQL notification): read the log now."""
+        self._other = True
+        self.notify()
 
     # -- subscribers -----------------------------------------------------------------------------------
 
@@ -401,15 +425,19 @@ class EventBus:
 
     async def _dispatch(self) -> None:
         assert self._wake is not None
-        while True:
+        while not self._stopping:
             polled = False
+            interval = LISTEN_POLL_INTERVAL if self.listening else POLL_INTERVAL
             try:
-                await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL if self._subscribers else None)
+                await asyncio.wait_for(self._wake.wait(), interval if self._subscribers else None)
             except TimeoutError:
                 polled = True
             self._wake.clear()
+            if self._stopping:
+                return
             appends = log.appended()
-            if not polled and appends == self._seen_appends and self._gap_since is None:
+            other, self._other = self._other, False
+            if not (polled or other) and appends == self._seen_appends and self._gap_since is None:
                 continue  # the commit appended no event in this process
             self._seen_appends = appends
             try:
@@ -425,7 +453,7 @@ class EventBus:
         if not self._subscribers:
             await self._idle_sync()
             return
-        while True:
+        while not self._stopping:
             rows = await self._db.read(log.events_after, self._cursor, limit=_BATCH)
             for row in rows:
                 if row.id != self._cursor + 1 and self._gaps_possible and not self._gap_expired():

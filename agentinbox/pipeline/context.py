@@ -24,6 +24,9 @@ class Context:
     wake_delivery: Callable[[], None] = field(default=lambda: None)
     #: Called after a draft was scheduled or rescheduled; the scheduler, when running, sets it.
     wake_scheduler: Callable[[], None] = field(default=lambda: None)
+    #: Called when another process queued received mail (a PostgreSQL notification); the receiving side,
+    #: when started, sets it.
+    wake_inbound: Callable[[], None] = field(default=lambda: None)
     #: The verdict step of inbound mail: each may label a message spam, blocked or unauthenticated before
     #: it is stored (see :mod:`agentinbox.pipeline.classify`). None by default.
     classifiers: list[Classifier] = field(default_factory=list)

@@ -94,7 +94,8 @@ class DeliveryWorker(BackgroundWorker):
         ctx = self._ctx
         now = ctx.clock.now()
         # Long enough for a transaction through every MX host; a lost claim is retried after this.
-        lease = int((ctx.settings.delivery_timeout * 10 + 60) * 1_000_000)
+        seconds = ctx.settings.delivery_lease or ctx.settings.delivery_timeout * 10 + 60
+        lease = int(seconds * 1_000_000)
         return await ctx.db.write(deliveries.claim, now=now, lease_until=now + lease, limit=limit)
 
     def _jobs(self, claimed: Sequence[Claimed], free: int) -> list[list[list[Claimed]]]:

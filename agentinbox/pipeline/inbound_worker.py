@@ -6,6 +6,11 @@ leaves every message of it queued and the next start processes them, without a d
 transaction fails, the batch is stored again one message per transaction: the ones that fail then are
 postponed with a growing delay and the others are stored, so one bad message never holds the rest back.
 Nothing is dropped.
+
+On PostgreSQL several engines (and their inbound processes) may share the queue: a worker first claims its
+batch for ``inbound_lease`` seconds (``FOR UPDATE SKIP LOCKED``, see ``store.inbound_queue.claim_due``), so
+each message is parsed by one process. A process killed with a claim leaves those messages due again when
+the lease passes; the workers of the others sleep until then (``next_due``) and take them over.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ _POLL_SECONDS = 5.0
 _GATHER_SECONDS = 0.2
 _BUSY_SECONDS = 1.0
 _FIRST_RETRY_SECONDS = 30
+# The shortest sleep while messages wait for a claim to expire (PostgreSQL).
+_MIN_SLEEP = 0.05
 _MAX_RETRY_SECONDS = 3600
 
 
@@ -72,9 +79,10 @@ class InboundWorker(BackgroundWorker):
         self._busy_until = 0.0
 
     async def _run(self) -> None:
+        timeout = _POLL_SECONDS
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=_POLL_SECONDS)
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
             self._wake.clear()
             if self._stopping:
                 return
@@ -88,14 +96,39 @@ class InboundWorker(BackgroundWorker):
                 raise
             except Exception:  # the database is unreachable: log, keep the queue, try again later
                 logger.exception("inbound queue processing failed; retrying")
+                timeout = _POLL_SECONDS
                 continue
+            timeout = await self._until_next()
             if not self._wake.is_set():
                 self._idle.set()
+
+    async def _until_next(self) -> float:
+        """Seconds to sleep when nothing is due: on PostgreSQL until the earliest claim (of a process that may
+        have died) or retry falls due, within [_MIN_SLEEP, _POLL_SECONDS]; elsewhere _POLL_SECONDS."""
+        ctx = self._ctx
+        if ctx.db.dialect != "postgresql":
+            return _POLL_SECONDS
+        try:
+            due = await ctx.db.read(inbound_queue.next_due)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            return _POLL_SECONDS
+        if due is None:
+            return _POLL_SECONDS
+        return min(_POLL_SECONDS, max(_MIN_SLEEP, (due - ctx.clock.now()) / 1_000_000))
 
     async def _pass(self) -> bool:
         """Process one batch of due messages; False when none was due."""
         ctx = self._ctx
-        entries = await ctx.db.read(_load_due, now=ctx.clock.now(), limit=self._batch, shard=self._shard)
+        now = ctx.clock.now()
+        if ctx.db.dialect == "postgresql":
+            lease_until = now + int(ctx.settings.inbound_lease * 1_000_000)
+            entries = await ctx.db.write(
+                _claim_due, now=now, lease_until=lease_until, limit=self._batch, shard=self._shard
+            )
+        else:  # one engine per SQLite file; its inbound processes split the queue by shard
+            entries = await ctx.db.read(_load_due, now=now, limit=self._batch, shard=self._shard)
         if not entries:
             return False
         # Parsing and reply extraction are CPU work: a thread keeps the event loop (and the SMTP sessions
@@ -154,6 +187,18 @@ def _load_due(
             mail_from=row.mail_from,
         )
         for row, raw in inbound_queue.due_entries(conn, now=now, limit=limit, shard=shard)
+    ]
+
+
+def _claim_due(
+    conn: Connection, *, now: int, lease_until: int, limit: int, shard: tuple[int, int] | None = None
+) -> list[_Entry]:
+    """``_load_due``, claimed until ``lease_until`` (PostgreSQL): no other process takes these meanwhile."""
+    return [
+        _Entry(row.id, row.raw_sha256, row.received_at, list(row.rcpt_to), row.attempts, raw)
+        for row, raw in inbound_queue.claim_due(
+            conn, now=now, lease_until=lease_until, limit=limit, shard=shard
+        )
     ]
 
 

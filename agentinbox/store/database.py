@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event, pool
+from sqlalchemy import Connection, Engine, create_engine, event, pool, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.sql.dml import Insert, Update
 
 from ..errors import AgentInboxError, ConflictError, ValidationError
 from . import migrate
 from .filters import json_dumps
 from .group_commit import GroupCommit
+from .notify import CHANNEL, payload
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,6 +40,16 @@ _IMMEDIATE = "agentinbox_begin_immediate"  # execution option of the SQLite writ
 _RETRIES = 3
 # Failures of the database itself (down, unreachable, out of disk), as opposed to bugs in a query.
 _UNAVAILABLE = (OperationalError, InterfaceError, OSError)
+# PostgreSQL: inserts into these tables make the transaction notify other engines of that kind at commit
+# (see notify.py); drafts notify only when one becomes ``scheduled`` (see ``_watch``).
+_NOTIFY_ON_INSERT = {
+    "events": "events",
+    "inbound_queue": "inbound",
+    "deliveries": "delivery",
+    "webhook_deliveries": "webhook",
+}
+_KINDS = "agentinbox_notify"  # key in Connection.info: the kinds the transaction in progress notifies
+_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :payload)")
 
 
 class Database:
@@ -54,6 +67,8 @@ class Database:
         self.dialect = backend
         #: Called on the event loop after each write transaction commits; the event bus sets it.
         self.on_commit: Callable[[], None] = _nothing
+        #: Names this Database in its notifications, so its own listener skips them (PostgreSQL only).
+        self.sender = uuid.uuid4().hex[:16]
         self._sync_engine: Engine | None = None
         self._async_engine: AsyncEngine | None = None
         self._writer: ThreadPoolExecutor | None = None
@@ -96,6 +111,7 @@ class Database:
             self._async_engine = create_async_engine(
                 async_url, pool_size=10, max_overflow=10, pool_pre_ping=True, json_serializer=json_dumps
             )
+            event.listen(self._async_engine.sync_engine, "after_execute", _watch)
         else:
             raise ValidationError(
                 f"database_url must be a sqlite or postgresql URL, not {backend!r}", path=["database_url"]
@@ -119,7 +135,7 @@ class Database:
             for attempt in range(_RETRIES):
                 try:
                     async with self._async_engine.begin() as conn:
-                        result = await conn.run_sync(fn, *args, **kwargs)
+                        result = await conn.run_sync(_notifying, self.sender, fn, *args, **kwargs)
                     self.on_commit()
                     return result
                 except IntegrityError as exc:
@@ -165,6 +181,44 @@ class Database:
                 if executor is not None:
                     executor.shutdown(wait=True)
             self._sync_engine.dispose()
+
+
+def _notifying(conn: Connection, sender: str, fn: StoreFunction[P, T], *args: Any, **kwargs: Any) -> T:
+    """Run ``fn`` in the transaction of ``conn``, then notify the kinds it wrote (one NOTIFY at most), so
+    PostgreSQL delivers the notification at commit and drops it with a rollback."""
+    kinds: set[str] = set()
+    conn.info[_KINDS] = kinds
+    try:
+        result = fn(conn, *args, **kwargs)
+        if kinds:
+            conn.execute(_NOTIFY, {"payload": payload(sender, kinds)})
+        return result
+    finally:
+        conn.info.pop(_KINDS, None)
+
+
+def _watch(conn: Connection, statement: Any, multiparams: Any, params: Any, *_: Any) -> None:
+    """After each statement on PostgreSQL: note the kind of work an insert queued (a draft scheduled)."""
+    kinds: set[str] | None = conn.info.get(_KINDS)
+    if kinds is None or not isinstance(statement, Insert | Update):
+        return
+    name = getattr(statement.table, "name", None)
+    if isinstance(statement, Insert) and name in _NOTIFY_ON_INSERT:
+        kinds.add(_NOTIFY_ON_INSERT[name])
+    elif name == "drafts" and _sets_scheduled(statement, multiparams, params):
+        kinds.add("scheduler")
+
+
+def _sets_scheduled(statement: Insert | Update, multiparams: Any, params: Any) -> bool:
+    """Whether an insert or update of drafts sets ``send_status`` to ``scheduled`` (in its values or its
+    parameters): a send another engine's scheduler should plan for."""
+    values = getattr(statement, "_values", None) or {}
+    bound = values.get("send_status")
+    if getattr(bound, "value", bound) == "scheduled":
+        return True
+    rows = [params] if isinstance(params, dict) else []
+    rows += [row for row in multiparams or () if isinstance(row, dict)]
+    return any(row.get("send_status") == "scheduled" for row in rows)
 
 
 def _unavailable(exc: Exception) -> AgentInboxError:

@@ -1,4 +1,11 @@
-"""The inbound queue: raw mail accepted over SMTP, waiting to be processed into messages."""
+"""The inbound queue: raw mail accepted over SMTP, waiting to be processed into messages.
+
+A row is due when its ``next_attempt_at`` has come. On PostgreSQL, where several engines may work on one
+queue, a worker claims its batch (``claim_due``: ``FOR UPDATE SKIP LOCKED``, then ``next_attempt_at`` moved
+to the end of a lease) before parsing it, so no two processes parse the same message; a claim whose process
+died expires and the rows are due again. ``take`` in the storing transaction still guards against storing
+a message twice (a claim that expired while its worker was still busy).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +17,17 @@ from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
 from .blobs import blob_content, put_blob
 from .tables import blobs, inbound_queue
 
-__all__ = ["Accepted", "due_count", "due_entries", "enqueue", "enqueue_many", "postpone", "take"]
+__all__ = [
+    "Accepted",
+    "claim_due",
+    "due_count",
+    "due_entries",
+    "enqueue",
+    "enqueue_many",
+    "next_due",
+    "postpone",
+    "take",
+]
 
 
 class Accepted(NamedTuple):
@@ -74,9 +91,48 @@ def due_entries(
     return [(row, blob_content(row.compressed, row.data)) for row in rows]
 
 
+def claim_due(
+    conn: Connection, *, now: int, lease_until: int, limit: int, shard: tuple[int, int] | None = None
+) -> list[tuple[Any, bytes]]:
+    """``due_entries``, claimed until ``lease_until`` (PostgreSQL): rows another transaction holds are
+    skipped, and the claimed ones are not due for anyone else until the lease passes."""
+    due = select(inbound_queue.c.id).where(inbound_queue.c.next_attempt_at <= now)
+    if shard is not None:
+        index, count = shard
+        due = due.where(inbound_queue.c.id % count == index)
+    due = (
+        due.order_by(inbound_queue.c.next_attempt_at, inbound_queue.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = conn.execute(
+        update(inbound_queue)
+        .where(inbound_queue.c.id.in_(due.scalar_subquery()))
+        .values(next_attempt_at=lease_until)
+        .returning(inbound_queue.c.id)
+    )
+    ids = [row.id for row in claimed]
+    if not ids:
+        return []
+    rows = conn.execute(
+        select(inbound_queue, blobs.c.compressed, blobs.c.data)
+        .join(blobs, blobs.c.sha256 == inbound_queue.c.raw_sha256)
+        .where(inbound_queue.c.id.in_(ids))
+        .order_by(inbound_queue.c.received_at, inbound_queue.c.id)
+    )
+    return [(row, blob_content(row.compressed, row.data)) for row in rows]
+
+
+def next_due(conn: Connection) -> int | None:
+    """When the earliest queued message falls due (a retry, or a claim expiring), or None if none is queued."""
+    return conn.execute(select(func.min(inbound_queue.c.next_attempt_at))).scalar()
+
+
 def due_count(conn: Connection, *, now: int) -> int:
-    """How many queued messages are ready to be processed."""
-    query = select(func.count()).select_from(inbound_queue).where(inbound_queue.c.next_attempt_at <= now)
+    """How many queued messages are ready to be processed or being processed: due, or claimed by a worker
+    (a claim pushes ``next_attempt_at`` ahead too, but only a failed attempt sets ``last_error``)."""
+    waiting = (inbound_queue.c.next_attempt_at <= now) | inbound_queue.c.last_error.is_(None)
+    query = select(func.count()).select_from(inbound_queue).where(waiting)
     return int(conn.execute(query).scalar_one())
 
 
