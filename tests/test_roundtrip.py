@@ -141,3 +141,18 @@ async def test_forward_carries_text_and_attachments(client: AsyncAgentInbox) -> 
     assert content.content == b"a,b\n1,2\n"
     assert content.content_type == "text/csv"
     assert forwarded.thread_id != received.thread_id
+
+
+async def test_a_reply_to_mail_without_a_message_id_stays_in_its_thread(client: AsyncAgentInbox) -> None:
+    support = await client.inboxes.create(username="support")
+    raw = (
+        f"From: Alice <alice@customer.test>\r\nTo: {support.inbox_id}\r\nSubject: Where is my order?\r\n\r\n"
+        "It has not arrived.\r\n"
+    ).encode()
+    [received] = await client.deliver(raw)
+    reply = await client.inboxes.messages.reply(
+        inbox_id=support.inbox_id, message_id=received.message_id, text="It arrives tomorrow."
+    )
+    assert reply.thread_id == received.thread_id
+    thread = await client.threads.get(thread_id=received.thread_id)
+    assert [m.message_id for m in thread.messages] == [received.message_id, reply.message_id]

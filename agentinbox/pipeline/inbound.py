@@ -159,7 +159,8 @@ def store_received(
         arrival = Arrival(prepared.raw, parsed, inbox_id, pod_id, mail_from)
         verdict = classify(conn, arrival, classifiers) if classifiers else []
         when = timestamp if timestamp is not None else message_timestamp(parsed, now)
-        keys = thread_keys(parsed.message_id, parsed.in_reply_to, parsed.references)
+        # Mail without a Message-ID is known by the id derived for it: replies refer to that one.
+        keys = thread_keys(parsed.message_id or message_id, parsed.in_reply_to, parsed.references)
         known = threads.lookup_refs(conn, inbox_id, keys)
         participants = [p for p in (parsed.from_, *parsed.to, *parsed.cc) if p]
         subject_key = normalize_subject(parsed.subject)
