@@ -535,6 +535,7 @@ Event = Annotated[
     Field(discriminator="event_type"),
 ]
 
+
 class FailedEvent(Model):
     """An event a durable consumer group set aside after its handler failed on it ``attempts`` times
     (``client.events.failed``); ``client.events.replay`` runs it again."""
