@@ -1,9 +1,10 @@
 """The in-process event bus: committed events from the log, handed to hooks and subscriptions in id order.
 
 The log is the transactional outbox: an event is appended in the transaction of the change it reports, so
-an event a subscriber sees is always committed. After each write transaction commits, ``Database`` calls
-``notify()``; the dispatcher task then reads the events with an id above its cursor and offers each one to
-every subscriber. A subscriber only queues what it is offered, so the dispatcher never waits on a handler:
+an event a subscriber sees is always committed. After each write transaction commits, ``Database`` hands
+the bus the events it appended and calls ``notify()``; the dispatcher task then offers each event above its
+cursor to every subscriber, in id order: straight from that hand-over while it follows on from the cursor
+(no read, which is most of an agent's wake-up time), else read from the log. A subscriber only queues what it is offered, so the dispatcher never waits on a handler:
 
 - a hook (``on``) has its own queue and task, and runs its handler on one event at a time, in order; an
   async handler runs on the engine's loop, a sync one in a worker thread (so it may call the sync client);
@@ -21,6 +22,7 @@ stops at such a gap until it fills or ``GAP_GRACE`` passes (a rolled-back insert
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import inspect
 import logging
@@ -34,7 +36,7 @@ from ..errors import ValidationError, WaitTimeoutError
 from ..models import Event, Message, MessageReceivedEvent
 from ..store import events as log
 from ..store.database import Database
-from ..store.events import EventRow
+from ..store.events import Appended, EventRow
 
 if TYPE_CHECKING:
     from .consumers import Consumers
@@ -282,6 +284,8 @@ class EventBus:
         self._idle_sync_at = 0.0
         self._idle_sync_pending = False
         self._other = False  # another process committed events: read the log even without appends here
+        self._handed: collections.deque[Appended] = collections.deque()  # committed here, not yet offered
+        self._committed_here = 0  # the highest event id this process committed
         self._stopping = False
         #: True while the engine's PostgreSQL listener is up (the dispatcher then polls less often).
         self.listening = False
@@ -302,6 +306,7 @@ class EventBus:
         self._seen_appends = log.appended()
         self._wake = asyncio.Event()
         db.on_commit = self.notify
+        db.on_events = self._committed
         self._task = self.loop.create_task(self._dispatch(), name="agentinbox-event-dispatcher")
 
     async def close(self) -> None:
@@ -322,12 +327,27 @@ class EventBus:
                 self._stopping = False
         if self._db is not None:
             self._db.on_commit = _nothing
+            self._db.on_events = _ignore
+            self._handed.clear()
             self._db = None
 
     def notify(self) -> None:
         """A write transaction committed: look at the log now (cheap when it appended nothing)."""
         if self._wake is not None:
             self._wake.set()
+
+    @property
+    def position(self) -> int:
+        """The newest event id this bus knows is committed: its cursor, or a later id this process committed
+        (which the dispatcher may not have reached yet)."""
+        return max(self._cursor, self._committed_here)
+
+    def _committed(self, appended: list[Appended]) -> None:
+        """Events this process just committed: offered from memory when they follow the cursor directly."""
+        self._committed_here = max(self._committed_here, appended[-1].id)
+        if self._subscribers:
+            self._handed.extend(appended)
+        self.notify()
 
     def notify_other(self) -> None:
         """Another process committed events (a PostgreSQL notification): read the log now."""
@@ -437,35 +457,60 @@ class EventBus:
                 return
             appends = log.appended()
             other, self._other = self._other, False
-            if not (polled or other) and appends == self._seen_appends and self._gap_since is None:
+            must_read = polled or other or self._gap_since is not None
+            if not must_read and appends == self._seen_appends:
                 continue  # the commit appended no event in this process
             self._seen_appends = appends
             try:
-                await self._catch_up()
+                await self._catch_up(must_read)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 _log.exception("reading the event log failed; trying again")
                 await asyncio.sleep(POLL_INTERVAL)
 
-    async def _catch_up(self) -> None:
+    async def _catch_up(self, must_read: bool) -> None:
+        """Offer what was committed since the cursor: from the hand-over of this process's commits when that
+        covers it, else (a poll, another process's notification, a gap, a hand-over not following on) from
+        the log."""
         assert self._db is not None
         if not self._subscribers:
+            self._handed.clear()
             await self._idle_sync()
+            return
+        self._offer_handed()
+        if not must_read and not self._handed:
             return
         while not self._stopping:
             rows = await self._db.read(log.events_after, self._cursor, limit=_BATCH)
             for row in rows:
                 if row.id != self._cursor + 1 and self._gaps_possible and not self._gap_expired():
                     return
-                self._gap_since = None
-                self._cursor = row.id
-                if row.event is not None:
-                    for subscriber in list(self._subscribers):
-                        if subscriber.where.matches(row):
-                            subscriber.offer(row)
+                self._offer(row)
             if len(rows) < _BATCH:
+                self._offer_handed()
                 return
+
+    def _offer_handed(self) -> None:
+        """Offer the events handed over by this process's commits while each follows the cursor directly
+        (no read); at the first that does not (another process's, or a lower id still uncommitted), the log
+        is read instead, and what it covered is dropped from the hand-over."""
+        handed = self._handed
+        while handed:
+            if handed[0].id <= self._cursor:
+                handed.popleft()
+            elif handed[0].id == self._cursor + 1:
+                self._offer(EventRow(handed.popleft()))
+            else:
+                return
+
+    def _offer(self, row: EventRow) -> None:
+        self._gap_since = None
+        self._cursor = row.id
+        if row.event is not None:
+            for subscriber in list(self._subscribers):
+                if subscriber.where.matches(row):
+                    subscriber.offer(row)
 
     async def _idle_sync(self) -> None:
         """Nobody listens: move the cursor to the newest id, at most once per IDLE_SYNC (one read each), so
@@ -502,6 +547,10 @@ class EventBus:
 
 
 def _nothing() -> None:
+    pass
+
+
+def _ignore(appended: list[Appended]) -> None:
     pass
 
 

@@ -537,7 +537,7 @@ class Consumers:
             self._consumers.append(consumer)
             if self._db is not None:
                 self.bus._add(consumer)
-                consumer._launch(self._db, self.bus._cursor)
+                consumer._launch(self._db, self.bus.position)
             return consumer
 
         return register if handler is None else register(handler)
@@ -548,7 +548,7 @@ class Consumers:
         self._db = db
         for consumer in self._consumers:
             self.bus._add(consumer)
-            consumer._launch(db, self.bus._cursor)
+            consumer._launch(db, self.bus.position)
 
     async def close(self) -> None:
         """Stop every consumer politely (they stay registered and start again when the client reopens)."""

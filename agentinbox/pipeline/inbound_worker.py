@@ -39,12 +39,14 @@ logger = logging.getLogger("agentinbox.inbound")
 # writer is not held for long while the receiver waits to queue the next message.
 _BATCH = 32
 _POLL_SECONDS = 5.0
-# Under load (mail processed within the last _BUSY_SECONDS), a wake waits _GATHER_SECONDS for more mail:
-# fewer, fuller batches leave the receiver on the same event loop more of the CPU (measured with
-# bench/smtp_accept.py: about a fifth more messages accepted per second over reused connections). Mail
-# arriving at an idle engine is processed at once.
+# Under heavy load (at least _GATHER_RATE messages/s processed over the last _RATE_SECONDS), a wake waits
+# _GATHER_SECONDS for more mail: fewer, fuller batches leave the receiver on the same event loop more of the
+# CPU (measured with bench/smtp_accept.py: about a fifth more messages accepted per second over reused
+# connections). Below that rate every message is processed as soon as it is queued, so an agent is woken
+# within milliseconds (bench/event_latency.py); the pause costs latency only when throughput needs it.
 _GATHER_SECONDS = 0.2
-_BUSY_SECONDS = 1.0
+_GATHER_RATE = 200.0
+_RATE_SECONDS = 1.0
 _FIRST_RETRY_SECONDS = 30
 # The shortest sleep while messages wait for a claim to expire (PostgreSQL).
 _MIN_SLEEP = 0.05
@@ -76,7 +78,9 @@ class InboundWorker(BackgroundWorker):
         self._ctx = ctx
         self._shard = shard  # (index, count): this worker's share of the queue, when several processes work
         self._batch = batch
-        self._busy_until = 0.0
+        self._rate = 0.0  # messages/s processed over the last full window
+        self._window_start = 0.0
+        self._window_count = 0
 
     async def _run(self) -> None:
         timeout = _POLL_SECONDS
@@ -86,12 +90,11 @@ class InboundWorker(BackgroundWorker):
             self._wake.clear()
             if self._stopping:
                 return
-            loop = asyncio.get_running_loop()
-            if loop.time() < self._busy_until:
+            if self._heavy_load():
                 await asyncio.sleep(_GATHER_SECONDS)
             try:
-                while not self._stopping and await self._pass():
-                    self._busy_until = loop.time() + _BUSY_SECONDS
+                while not self._stopping and (taken := await self._pass()):
+                    self._count(taken)
             except asyncio.CancelledError:
                 raise
             except Exception:  # the database is unreachable: log, keep the queue, try again later
@@ -101,6 +104,22 @@ class InboundWorker(BackgroundWorker):
             timeout = await self._until_next()
             if not self._wake.is_set():
                 self._idle.set()
+
+    def _count(self, taken: int) -> None:
+        """Add ``taken`` processed messages to the rate window, closing it after _RATE_SECONDS."""
+        now = asyncio.get_running_loop().time()
+        if now - self._window_start >= _RATE_SECONDS:
+            elapsed = now - self._window_start
+            self._rate = self._window_count / elapsed if elapsed < 2 * _RATE_SECONDS else 0.0
+            self._window_start, self._window_count = now, 0
+        self._window_count += taken
+
+    def _heavy_load(self) -> bool:
+        """True while mail has lately been processed at _GATHER_RATE messages/s or more."""
+        now = asyncio.get_running_loop().time()
+        if now - self._window_start >= 2 * _RATE_SECONDS:
+            return False  # nothing processed for a while: whatever rate was measured is stale
+        return self._rate >= _GATHER_RATE
 
     async def _until_next(self) -> float:
         """Seconds to sleep when nothing is due: on PostgreSQL until the earliest claim (of a process that may
@@ -118,8 +137,8 @@ class InboundWorker(BackgroundWorker):
             return _POLL_SECONDS
         return min(_POLL_SECONDS, max(_MIN_SLEEP, (due - ctx.clock.now()) / 1_000_000))
 
-    async def _pass(self) -> bool:
-        """Process one batch of due messages; False when none was due."""
+    async def _pass(self) -> int:
+        """Process one batch of due messages; returns how many (0 when none was due)."""
         ctx = self._ctx
         now = ctx.clock.now()
         if ctx.db.dialect == "postgresql":
@@ -130,7 +149,7 @@ class InboundWorker(BackgroundWorker):
         else:  # one engine per SQLite file; its inbound processes split the queue by shard
             entries = await ctx.db.read(_load_due, now=now, limit=self._batch, shard=self._shard)
         if not entries:
-            return False
+            return 0
         # Parsing and reply extraction are CPU work: a thread keeps the event loop (and the SMTP sessions
         # it serves) responsive meanwhile.
         await asyncio.to_thread(_prepare_all, entries)
@@ -145,7 +164,7 @@ class InboundWorker(BackgroundWorker):
             logger.warning("a batch of %d queued messages failed; storing them one by one", len(entries))
             for entry in entries:
                 await self._store_alone(entry, window)
-        return True
+        return len(entries)
 
     async def _store_alone(self, entry: _Entry, window: int) -> None:
         """Store one message in a transaction of its own, or postpone it."""

@@ -22,6 +22,7 @@ from sqlalchemy.sql.dml import Insert, Update
 
 from ..errors import AgentInboxError, ConflictError, ValidationError
 from . import migrate
+from .events import Appended, collect_appended, stop_collecting
 from .filters import json_dumps
 from .group_commit import GroupCommit
 from .notify import CHANNEL, payload
@@ -67,6 +68,9 @@ class Database:
         self.dialect = backend
         #: Called on the event loop after each write transaction commits; the event bus sets it.
         self.on_commit: Callable[[], None] = _nothing
+        #: Called on the event loop with the events a write transaction appended, once it committed (before
+        #: ``on_commit``); the event bus sets it, to hand them out without reading them back.
+        self.on_events: Callable[[list[Appended]], None] = _ignore
         #: Names this Database in its notifications, so its own listener skips them (PostgreSQL only).
         self.sender = uuid.uuid4().hex[:16]
         self._sync_engine: Engine | None = None
@@ -103,6 +107,7 @@ class Database:
             # and then found another process's commit in the way would fail at once with SQLITE_BUSY,
             # where waiting for the lock (busy_timeout) is what another writing process needs.
             self._group = GroupCommit(engine.execution_options(**{_IMMEDIATE: True}), self._writer)
+            self._group.on_events = self._events_committed
         elif backend == "postgresql":
             # Imported here: the asyncio extension pulls in the ORM, which SQLite users never need.
             from sqlalchemy.ext.asyncio import create_async_engine
@@ -134,8 +139,11 @@ class Database:
                 return result
             for attempt in range(_RETRIES):
                 try:
+                    appended: list[Appended] = []
                     async with self._async_engine.begin() as conn:
-                        result = await conn.run_sync(_notifying, self.sender, fn, *args, **kwargs)
+                        result = await conn.run_sync(_notifying, self.sender, appended, fn, *args, **kwargs)
+                    if appended:
+                        self.on_events(appended)
                     self.on_commit()
                     return result
                 except IntegrityError as exc:
@@ -146,6 +154,9 @@ class Database:
             raise AssertionError("unreachable")  # pragma: no cover
         except _UNAVAILABLE as exc:
             raise _unavailable(exc) from exc
+
+    def _events_committed(self, appended: list[Appended]) -> None:
+        self.on_events(appended)
 
     async def read(self, fn: StoreFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(connection, ...)`` in a transaction that is rolled back: for queries only."""
@@ -183,18 +194,29 @@ class Database:
             self._sync_engine.dispose()
 
 
-def _notifying(conn: Connection, sender: str, fn: StoreFunction[P, T], *args: Any, **kwargs: Any) -> T:
+def _notifying(
+    conn: Connection,
+    sender: str,
+    appended: list[Appended],
+    fn: StoreFunction[P, T],
+    *args: Any,
+    **kwargs: Any,
+) -> T:
     """Run ``fn`` in the transaction of ``conn``, then notify the kinds it wrote (one NOTIFY at most), so
-    PostgreSQL delivers the notification at commit and drops it with a rollback."""
+    PostgreSQL delivers the notification at commit and drops it with a rollback. The events it appends are
+    added to ``appended``, for the caller to hand over once the transaction commits."""
     kinds: set[str] = set()
     conn.info[_KINDS] = kinds
+    collected = collect_appended(conn)
     try:
         result = fn(conn, *args, **kwargs)
         if kinds:
             conn.execute(_NOTIFY, {"payload": payload(sender, kinds)})
+        appended.extend(collected)
         return result
     finally:
         conn.info.pop(_KINDS, None)
+        stop_collecting(conn)
 
 
 def _watch(conn: Connection, statement: Any, multiparams: Any, params: Any, *_: Any) -> None:
@@ -249,4 +271,8 @@ def _sqlite_on_begin(conn: Connection) -> None:
 
 
 def _nothing() -> None:
+    pass
+
+
+def _ignore(appended: list[Appended]) -> None:
     pass

@@ -12,7 +12,7 @@ import itertools
 import logging
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import pydantic
 from pydantic import TypeAdapter
@@ -33,10 +33,12 @@ from .tables import events, thread_labels, threads
 from .threads import thread_item
 
 __all__ = [
+    "Appended",
     "EventRow",
     "append_event",
     "appended",
     "bounce_payload",
+    "collect_appended",
     "complaint_payload",
     "event_object",
     "events_after",
@@ -44,6 +46,7 @@ __all__ = [
     "receipt_payload",
     "received_payload",
     "reject_payload",
+    "stop_collecting",
 ]
 
 _log = logging.getLogger(__name__)
@@ -66,6 +69,36 @@ def appended() -> int:
     return _last_appended
 
 
+class Appended(NamedTuple):
+    """An event as this process appended it: the log row's columns, handed to the in-process bus after the
+    transaction commits, so it need not read back what it was just told."""
+
+    id: int
+    event_id: str
+    event_type: str
+    pod_id: str | None
+    inbox_id: str | None
+    thread_id: str | None
+    message_id: str | None
+    payload: dict[str, Any]
+    created_at: int
+
+
+_COLLECTING = "agentinbox_appended"  # key in Connection.info: the events the transaction in progress appended
+
+
+def collect_appended(conn: Connection) -> list[Appended]:
+    """Start collecting the events appended on ``conn`` (the caller hands them over once committed)."""
+    collected: list[Appended] = []
+    conn.info[_COLLECTING] = collected
+    return collected
+
+
+def stop_collecting(conn: Connection) -> None:
+    """Stop collecting on ``conn`` (its transaction ended)."""
+    conn.info.pop(_COLLECTING, None)
+
+
 def append_event(
     conn: Connection,
     event_type: str,
@@ -81,6 +114,7 @@ def append_event(
     global _last_appended
     event_id = f"evt_{uuid.uuid4().hex}"
     hooks = webhooks.targets(conn, event_type=event_type, pod_id=pod_id, inbox_id=inbox_id)
+    payload = payload or {}
     result = conn.execute(
         _INSERT_EVENT,
         {
@@ -90,14 +124,20 @@ def append_event(
             "inbox_id": inbox_id,
             "thread_id": thread_id,
             "message_id": message_id,
-            "payload": payload or {},
+            "payload": payload,
             "created_at": now,
         },
     )
-    if hooks:
+    collected: list[Appended] | None = conn.info.get(_COLLECTING)
+    if hooks or collected is not None:
         key = result.inserted_primary_key
         assert key is not None
-        webhooks.queue_deliveries(conn, key[0], hooks, now=now)
+        if hooks:
+            webhooks.queue_deliveries(conn, key[0], hooks, now=now)
+        if collected is not None:
+            collected.append(
+                Appended(key[0], event_id, event_type, pod_id, inbox_id, thread_id, message_id, payload, now)
+            )
     _last_appended = next(_appended)
     return event_id
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from .events import Appended, collect_appended, stop_collecting
+
 __all__ = ["GroupCommit"]
 
 _Write = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], "asyncio.Future[Any]"]
@@ -29,6 +31,9 @@ class GroupCommit:
         self._lock = threading.Lock()
         self._pending: list[_Write] = []
         self._draining = False
+        #: Called on the event loop with the events a transaction appended, after it committed and before
+        #: the writers are answered.
+        self.on_events: Callable[[list[Appended]], None] | None = None
 
     async def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -49,23 +54,30 @@ class GroupCommit:
                 if not batch:
                     self._draining = False
                     return
-            outcomes = self._run(batch)
+            outcomes, appended = self._run(batch)
+            if appended and self.on_events is not None:
+                loop.call_soon_threadsafe(self.on_events, appended)
             for (_fn, _args, _kwargs, future), (ok, value) in zip(batch, outcomes, strict=True):
                 loop.call_soon_threadsafe(_settle, future, ok, value)
 
-    def _run(self, batch: list[_Write]) -> list[tuple[bool, Any]]:
+    def _run(self, batch: list[_Write]) -> tuple[list[tuple[bool, Any]], list[Appended]]:
+        """Run the batch in one transaction: each write's outcome, and the events the commit made durable."""
         outcomes: list[tuple[bool, Any]] = []
         try:
-            with self._engine.connect() as conn, conn.begin():
-                for fn, args, kwargs, _future in batch:
-                    outcomes.append(_call(conn, fn, args, kwargs, savepoint=len(batch) > 1))
-                if len(batch) == 1 and not outcomes[0][0]:
-                    raise outcomes[0][1]
+            with self._engine.connect() as conn:
+                appended = collect_appended(conn)
+                try:
+                    with conn.begin():
+                        for fn, args, kwargs, _future in batch:
+                            outcomes.append(_call(conn, fn, args, kwargs, appended, savepoint=len(batch) > 1))
+                        if len(batch) == 1 and not outcomes[0][0]:
+                            raise outcomes[0][1]
+                finally:
+                    stop_collecting(conn)
         except Exception as exc:
-            return [(False, exc if ok else value) for ok, value in outcomes] + [(False, exc)] * (
-                len(batch) - len(outcomes)
-            )
-        return outcomes
+            failed = [(False, exc if ok else value) for ok, value in outcomes]
+            return failed + [(False, exc)] * (len(batch) - len(outcomes)), []
+        return outcomes, appended
 
 
 def _call(
@@ -73,6 +85,7 @@ def _call(
     fn: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    appended: list[Appended],
     *,
     savepoint: bool,
 ) -> tuple[bool, Any]:
@@ -82,10 +95,12 @@ def _call(
         except Exception as exc:
             return False, exc
     nested = conn.begin_nested()
+    mark = len(appended)
     try:
         result = fn(conn, *args, **kwargs)
     except Exception as exc:
         nested.rollback()
+        del appended[mark:]  # rolled back with the savepoint
         return False, exc
     nested.commit()
     return True, result
