@@ -1,16 +1,18 @@
-"""Event latency: from the SMTP client receiving ``250`` to an in-process ``@client.on`` handler starting,
-and to a durable consumer's (``client.events.consume``) handler starting.
+"""Event latency: from the SMTP client receiving ``250`` to an agent being woken, three ways: an in-process
+``@client.on`` handler starting, a durable consumer's (``client.events.consume``) handler starting, and a
+webhook's POST having been read by a local receiver.
 
-One engine (SQLite in a temporary folder, SMTP receiver on loopback) with an async hook and an async
-consumer on ``message.received`` for the probe inbox. A probe thread sends one message at a time over SMTP
-(``smtplib``, a connection reused), notes ``time.perf_counter()`` when the ``250`` to DATA comes back, and
-waits for both handlers, each of which notes the time it started. Measured idle and with a background load of
-``--rate`` messages/s to another inbox, sent by a separate process (paced, one connection). Prints p50, p99
-and max in ms; targets: p50 <= 5 ms, p99 <= 25 ms.
+One engine (SQLite in a temporary folder, SMTP receiver on loopback) with an async hook, an async consumer and
+a webhook (to an HTTP server on loopback, ``webhook_allow_private``) on ``message.received`` for the probe
+inbox. A probe thread sends one message at a time over SMTP (``smtplib``, a connection reused), notes
+``time.perf_counter()`` when the ``250`` to DATA comes back, and waits for all three, each of which notes
+the time it started. Measured idle and with a background load of ``--rate`` messages/s to another inbox,
+sent by a separate process (paced, one connection). Prints p50, p99 and max in ms; targets: in-process
+p50 <= 5 ms and p99 <= 25 ms, webhook p50 <= 25 ms.
 
 Rows: idle (probes 1.1 s apart), probes 10 ms apart, and probes under the background load. The inbound
-worker waits ``_GATHER_SECONDS`` (0.2 s) for more mail whenever it processed mail in the last second, which
-is most of the latency under any steady traffic; ``--gather 0`` shows what the event bus itself adds.
+worker pauses ``_GATHER_SECONDS`` (0.2 s) to gather mail only while it processes 200+ messages/s; below
+that every message is processed at once. ``--gather 0`` turns the pause off, for comparison.
 
     ./dev bench event_latency            # or: .venv/bin/python bench/event_latency.py [--probes N] [--rate R]
 """
@@ -18,6 +20,7 @@ is most of the latency under any steady traffic; ``--gather 0`` shows what the e
 from __future__ import annotations
 
 import argparse
+import json
 import smtplib
 import statistics
 import subprocess
@@ -25,7 +28,9 @@ import sys
 import tempfile
 import time
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from threading import Thread
 
 from agentinbox import AgentInbox
 from agentinbox.models import MessageReceivedEvent
@@ -85,6 +90,25 @@ def measure(
     return latencies
 
 
+def webhook_receiver(started: dict[str, float]) -> ThreadingHTTPServer:
+    """An HTTP server on loopback that notes when it has read each webhook call, by the message's subject."""
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # http.server's naming
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            read = time.perf_counter()
+            self.send_response(204)
+            self.end_headers()
+            started[json.loads(body)["message"].get("subject", "")] = read
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
 def report(name: str, latencies: list[float]) -> None:
     ordered = sorted(latencies)
     p50 = statistics.median(ordered)
@@ -116,12 +140,21 @@ def main() -> None:
     if args.gather is not None:
         inbound_worker._GATHER_SECONDS = args.gather
     folder = Path(tempfile.mkdtemp(prefix="agentinbox-bench-events-"))
-    started: dict[str, dict[str, float]] = {"in-process hook": {}, "durable consumer": {}}
+    started: dict[str, dict[str, float]] = {"in-process hook": {}, "durable consumer": {}, "webhook": {}}
+    receiver = webhook_receiver(started["webhook"])
     with AgentInbox(
-        database_url=f"sqlite:///{folder / 'bench.db'}", default_domain=DOMAIN, smtp_listen="127.0.0.1:0"
+        database_url=f"sqlite:///{folder / 'bench.db'}",
+        default_domain=DOMAIN,
+        smtp_listen="127.0.0.1:0",
+        webhook_allow_private=True,
     ) as client:
         probe = client.inboxes.create(username="probe")
         client.inboxes.create(username="load")
+        client.webhooks.create(
+            url=f"http://127.0.0.1:{receiver.server_address[1]}/hook",
+            event_types=["message.received"],
+            inbox_ids=[probe.inbox_id],
+        )
 
         @client.on("message.received", inbox_ids=[probe.inbox_id])
         async def handler(event: MessageReceivedEvent) -> None:
@@ -152,6 +185,7 @@ def main() -> None:
         out, _ = loader.communicate()
         for name, latencies in under_load.items():
             report(f"{name}, {float(out or 0):.0f} msg/s load", latencies)
+    receiver.shutdown()
 
 
 if __name__ == "__main__":
