@@ -479,7 +479,8 @@ async def test_no_classifiers_no_verdict_and_local_mail_is_classified_too(engine
 
 async def test_classified_mail_over_smtp(database_url: str, clock: ManualClock) -> None:
     async with serving(database_url, clock, "agent", smtp_listen="127.0.0.1:0") as server:
-        Verdicts(set()).install(await server._context())
+        verdicts = Verdicts(set())
+        verdicts.install(await server._context())
         spam_seen: list[MessageReceivedEvent] = []
         plain_seen: list[MessageReceivedEvent] = []
         server.on("message.received.spam")(spam_seen.append)
@@ -496,6 +497,8 @@ async def test_classified_mail_over_smtp(database_url: str, clock: ManualClock) 
             await asyncio.sleep(0.01)
         assert [e.message.subject for e in spam_seen] == ["WIN MONEY"]
         assert [e.message.subject for e in plain_seen] == ["Minutes"]
+        # Classifiers see the envelope sender of SMTP mail on both databases (PostgreSQL claims its batches).
+        assert [a.mail_from for a in verdicts.seen] == ["carol@example.com"] * 2
         with pytest.raises(WaitTimeoutError):
             await server.wait_for_message(
                 inbox_id=AGENT, thread_id=spam_seen[0].message.thread_id, timeout=0.05

@@ -20,6 +20,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -196,16 +197,7 @@ def _load_due(
 ) -> list[_Entry]:
     """The due queued messages (of ``shard`` only, when given) with their bytes, oldest first."""
     return [
-        _Entry(
-            row.id,
-            row.raw_sha256,
-            row.received_at,
-            list(row.rcpt_to),
-            row.attempts,
-            raw,
-            mail_from=row.mail_from,
-        )
-        for row, raw in inbound_queue.due_entries(conn, now=now, limit=limit, shard=shard)
+        _entry(row, raw) for row, raw in inbound_queue.due_entries(conn, now=now, limit=limit, shard=shard)
     ]
 
 
@@ -213,12 +205,14 @@ def _claim_due(
     conn: Connection, *, now: int, lease_until: int, limit: int, shard: tuple[int, int] | None = None
 ) -> list[_Entry]:
     """``_load_due``, claimed until ``lease_until`` (PostgreSQL): no other process takes these meanwhile."""
-    return [
-        _Entry(row.id, row.raw_sha256, row.received_at, list(row.rcpt_to), row.attempts, raw)
-        for row, raw in inbound_queue.claim_due(
-            conn, now=now, lease_until=lease_until, limit=limit, shard=shard
-        )
-    ]
+    claimed = inbound_queue.claim_due(conn, now=now, lease_until=lease_until, limit=limit, shard=shard)
+    return [_entry(row, raw) for row, raw in claimed]
+
+
+def _entry(row: Any, raw: bytes) -> _Entry:
+    return _Entry(
+        row.id, row.raw_sha256, row.received_at, list(row.rcpt_to), row.attempts, raw, mail_from=row.mail_from
+    )
 
 
 def _prepare_all(entries: list[_Entry]) -> None:
