@@ -11,11 +11,10 @@ A ``not-spam`` report (RFC 6430) is the opposite of a complaint and changes noth
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from ..mail.arf import FeedbackReport
 from ..store import events, messages
-from ..store.tables import messages as messages_table
 
 __all__ = ["apply_complaint"]
 
@@ -25,13 +24,8 @@ def apply_complaint(conn: Connection, inbox_id: str, report: FeedbackReport, *, 
     matches no message sent from ``inbox_id`` or is not a complaint."""
     if not report.original_message_id or report.feedback_type == "not-spam":
         return False
-    row = conn.execute(
-        select(messages_table).where(
-            messages_table.c.inbox_id == inbox_id,
-            messages_table.c.message_id == report.original_message_id,
-        )
-    ).first()
-    if row is None or row.direction != "sent":
+    row = messages.find_sent(conn, inbox_id, report.original_message_id)
+    if row is None:
         return False
     messages.set_labels(conn, row, ["complained"], [], now=now)
     ids = {"inbox_id": inbox_id, "thread_id": row.thread_id, "message_id": row.message_id}

@@ -133,13 +133,8 @@ def apply_report(conn: Connection, inbox_id: str, report: DeliveryReport, *, now
     recipients; False when it matches no message sent from that inbox."""
     if not report.original_message_id or not report.failed:
         return False
-    row = conn.execute(
-        select(messages_table).where(
-            messages_table.c.inbox_id == inbox_id,
-            messages_table.c.message_id == report.original_message_id,
-        )
-    ).first()
-    if row is None or row.direction != "sent":
+    row = messages.find_sent(conn, inbox_id, report.original_message_id)
+    if row is None:
         return False
     failed: dict[str, RecipientStatus] = {r.address: r for r in report.failed}
     rows = [d for d in deliveries.deliveries_of(conn, row.id) if d.recipient in failed]

@@ -32,6 +32,7 @@ __all__ = [
     "NewMessage",
     "delete_message",
     "find_message",
+    "find_sent",
     "get_message",
     "insert_message",
     "list_messages",
@@ -154,6 +155,15 @@ def insert_message(conn: Connection, msg: NewMessage, *, now: int) -> int:
 def find_message(conn: Connection, inbox_id: str, message_id: str) -> Any | None:
     """The stored row (id, thread_id, raw_sha256) of a message, or None."""
     return conn.execute(_FIND_MESSAGE, {"inbox_id": inbox_id, "message_id": message_id}).first()
+
+
+def find_sent(conn: Connection, inbox_id: str, message_id: str) -> Any | None:
+    """The whole stored row of a message sent from ``inbox_id``, or None (what delivery reports and
+    complaints are matched to)."""
+    row = conn.execute(
+        select(messages).where(messages.c.inbox_id == inbox_id, messages.c.message_id == message_id)
+    ).first()
+    return row if row is not None and row.direction == "sent" else None
 
 
 def _attachments(value: list[dict[str, Any]] | None) -> list[Attachment] | None:
