@@ -27,9 +27,11 @@ from .models import (
     DomainItem,
     Draft,
     DraftItem,
+    FailedEvent,
     Inbox,
     Message,
     MessageItem,
+    MessageReceivedEvent,
     Pod,
     RawMessageResponse,
     SendMessageResponse,
@@ -38,6 +40,7 @@ from .models import (
     UpdateMessageResponse,
     UpdateThreadResponse,
     VerificationRecord,
+    Webhook,
 )
 from .settings import Settings
 
@@ -58,9 +61,11 @@ __all__ = [
     "DomainItem",
     "Draft",
     "DraftItem",
+    "FailedEvent",
     "Inbox",
     "Message",
     "MessageItem",
+    "MessageReceivedEvent",
     "MessageRejectedError",
     "NotFoundError",
     "Pod",
@@ -75,5 +80,6 @@ __all__ = [
     "ValidationError",
     "VerificationRecord",
     "WaitTimeoutError",
+    "Webhook",
     "__version__",
 ]

@@ -20,9 +20,11 @@ EXPECTED = [
     "DomainItem",
     "Draft",
     "DraftItem",
+    "FailedEvent",
     "Inbox",
     "Message",
     "MessageItem",
+    "MessageReceivedEvent",
     "MessageRejectedError",
     "NotFoundError",
     "Pod",
@@ -37,6 +39,7 @@ EXPECTED = [
     "ValidationError",
     "VerificationRecord",
     "WaitTimeoutError",
+    "Webhook",
     "__version__",
 ]
 
