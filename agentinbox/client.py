@@ -475,6 +475,11 @@ class AgentInbox:
         self._portal.call(self._async.open())
         return self
 
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine over ``async_client`` on the client's own event loop and return its result,
+        blocking; e.g. ``client.run(tools.run_tool(client.async_client, "list_inboxes", {}))``."""
+        return self._portal.call(coroutine)
+
     def start(self) -> None:
         """Start serving what the settings enable (see ``AsyncAgentInbox.start``); returns at once."""
         self._portal.call(self._async.start())
