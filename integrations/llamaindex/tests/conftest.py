@@ -62,7 +62,7 @@ def engine(tmp_path: Path, clock: ManualClock) -> Iterator[AgentInbox]:
 @pytest.fixture
 async def aengine(tmp_path: Path, clock: ManualClock) -> AsyncIterator[AsyncAgentInbox]:
     async with AsyncAgentInbox(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'reader.db'}", default_domain=DOMAIN, clock=clock
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'async.db'}", default_domain=DOMAIN, clock=clock
     ) as client:
         await client.inboxes.create(username="desk")
         yield client

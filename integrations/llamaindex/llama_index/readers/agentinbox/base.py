@@ -1,7 +1,8 @@
 """``AgentInboxReader``: an agentinbox engine's threads as LlamaIndex documents.
 
 One document per thread by default: the conversation in order, each message as its ``extracted_text`` (what
-the sender wrote, without the quoted history every reply repeats), so nothing is indexed twice. With
+the sender wrote, without the quoted history every reply repeats; the tool set's ``message_body``), so
+nothing is indexed twice. With
 ``per="message"`` each message is its own document. The traversal is written once, as a generator of client
 calls, and driven either by the blocking ``AgentInbox`` (``load_data``/``lazy_load_data``) or by an
 ``AsyncAgentInbox`` (``aload_data``).
@@ -19,9 +20,9 @@ from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document
 
 from agentinbox import AgentInbox, AsyncAgentInbox, Message, Thread, ThreadItem
-from agentinbox.mail.extract import html_to_text
+from agentinbox.tools import message_body
 
-__all__ = ["AgentInboxReader", "message_body"]
+__all__ = ["AgentInboxReader", "message_document", "thread_document"]
 
 Per = Literal["thread", "message"]
 
@@ -267,17 +268,6 @@ def _documents(thread: Thread, query: _Query) -> Generator[Document, Any, None]:
 
 def _later(a: datetime | None, b: datetime) -> datetime:
     return b if a is None or b > a else a
-
-
-def message_body(message: Message) -> str:
-    """What the sender wrote: ``extracted_text``, else the text, else the HTML's visible text."""
-    for text in (message.extracted_text, message.text):
-        if text and text.strip():
-            return text.strip()
-    for html in (message.extracted_html, message.html):
-        if html and html.strip():
-            return html_to_text(html)
-    return ""
 
 
 def _when(value: datetime) -> str:

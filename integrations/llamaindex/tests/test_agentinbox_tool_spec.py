@@ -1,0 +1,81 @@
+"""AgentInboxToolSpec: every agentinbox tool as a LlamaIndex FunctionTool, called against a real engine."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import DOMAIN, mail
+from llama_index.core.tools import FunctionTool
+from llama_index.core.tools.tool_spec.base import BaseToolSpec
+from llama_index.readers.agentinbox import AgentInboxToolSpec
+
+from agentinbox import AgentInbox, AsyncAgentInbox
+from agentinbox.tools import TOOLS
+
+DESK = f"desk@{DOMAIN}"
+
+
+def by_name(tools: list[FunctionTool]) -> dict[str, FunctionTool]:
+    return {tool.metadata.name or "": tool for tool in tools}
+
+
+def test_every_tool_with_its_own_name_description_and_schema(engine: AgentInbox) -> None:
+    spec = AgentInboxToolSpec(engine)
+    assert isinstance(spec, BaseToolSpec)
+    tools = spec.to_tool_list()
+    assert [t.metadata.name for t in tools] == [t.name for t in TOOLS]
+    for tool, source in zip(tools, TOOLS, strict=True):
+        assert isinstance(tool, FunctionTool)
+        assert tool.metadata.description == source.description
+        assert tool.metadata.fn_schema is source.args_schema
+        # What a function-calling LLM is sent: the args model's JSON schema, within OpenAI's limits.
+        function = tool.metadata.to_openai_tool()["function"]
+        assert function["name"] == source.name
+        schema = source.args_schema.model_json_schema()
+        assert set(function["parameters"]["properties"]) == set(schema.get("properties", {}))
+
+
+def test_calling_tools_sync_and_async(engine: AgentInbox) -> None:
+    engine.deliver(mail(1, body="Invoice 42 charges us twice."))
+    tools = by_name(AgentInboxToolSpec(engine).to_tool_list())
+    listed = tools["list_threads"].call(inbox_id=DESK)
+    assert "Invoice question" in listed.content
+    thread_id = engine.inboxes.threads.list(inbox_id=DESK).threads[0].thread_id
+    thread = tools["get_thread"].call(inbox_id=DESK, thread_id=thread_id)
+    assert "Invoice 42 charges us twice." in thread.content
+    sent = tools["reply_to_message"].call(
+        inbox_id=DESK, message_id="<m1@example.com>", text="Refund on its way."
+    )
+    assert "Error" not in sent.content
+    assert engine.threads.get(thread_id=thread_id).message_count == 2
+
+
+async def test_acall_with_either_client(engine: AgentInbox, aengine: AsyncAgentInbox) -> None:
+    blocking = by_name(AgentInboxToolSpec(engine).to_tool_list())
+    assert DESK in (await blocking["list_inboxes"].acall()).content
+    tools = by_name(AgentInboxToolSpec(aengine).to_tool_list())
+    await aengine.deliver(mail(1, body="Where is my parcel?"))
+    out = await tools["search_messages"].acall(inbox_id=DESK, query="parcel")
+    assert "<m1@example.com>" in out.content
+    with pytest.raises(TypeError, match="acall"):
+        tools["list_inboxes"].call()
+
+
+def test_model_mistakes_come_back_as_text(engine: AgentInbox) -> None:
+    tools = by_name(AgentInboxToolSpec(engine).to_tool_list())
+    missing = tools["get_thread"].call()
+    assert missing.content.startswith("Error: invalid arguments for get_thread")
+    unknown = tools["get_thread"].call(inbox_id=DESK, thread_id="00000000-0000-0000-0000-000000000000")
+    assert unknown.content.startswith("Error:")
+    misspelt = tools["list_threads"].call(inbox=DESK)
+    assert misspelt.content.startswith("Error: invalid arguments for list_threads")
+
+
+def test_a_subset_of_tools_and_bad_construction(engine: AgentInbox) -> None:
+    tools = AgentInboxToolSpec(engine, tools=["list_threads", "get_thread"]).to_tool_list()
+    assert [t.metadata.name for t in tools] == ["list_threads", "get_thread"]
+    with pytest.raises(ValueError, match="unknown tool"):
+        AgentInboxToolSpec(engine, tools=["delete_everything"])
+    with pytest.raises(TypeError, match="list of tool names"):
+        AgentInboxToolSpec(engine, tools="get_thread")
+    with pytest.raises(TypeError, match="AgentInbox"):
+        AgentInboxToolSpec(object())  # type: ignore[arg-type]
