@@ -304,12 +304,70 @@ def _same_subject(a: str | None, b: str | None) -> bool:
     return _REPLY_PREFIX.sub("", a or "").strip().lower() == _REPLY_PREFIX.sub("", b or "").strip().lower()
 
 
-def render_message(message: Message, *, subject: str | None = None, number: int | None = None) -> str:
-    """One message as a model reads it; its subject only when it is not ``subject`` (``Re:`` aside)."""
+_QUOTE = re.compile(r"^\s*>")
+_QUOTE_MARKS = re.compile(r"^(\s*>)+\s?")
+
+
+def _norm(line: str) -> str:
+    return " ".join(_QUOTE_MARKS.sub("", line).split()).lower()
+
+
+def known_lines(text: str) -> set[str]:
+    """The normalised lines of a message, for recognising them when a later message quotes them."""
+    return {n for n in map(_norm, text.splitlines()) if n}
+
+
+def compact_quotes(body: str, known: set[str]) -> str:
+    """``body`` with quoted blocks that repeat earlier messages (``known`` lines) shortened.
+
+    An interleaved reply keeps each quoted block's first and last line, so what is answered stays visible; a
+    block with nothing after it is history and goes entirely. Quotes of text not in ``known`` are kept.
+    """
+    lines = body.splitlines()
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not _QUOTE.match(lines[i]):
+            out.append(lines[i])
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and (_QUOTE.match(lines[j]) or not lines[j].strip()):
+            j += 1
+        while j > i and not lines[j - 1].strip():  # blank lines after the block belong to what follows
+            j -= 1
+        block = lines[i:j]
+        texts = [n for n in map(_norm, block) if n]
+        share = sum(n in known for n in texts) / len(texts) if texts else 0.0
+        trailing = all(not line.strip() or _QUOTE.match(line) for line in lines[j:])
+        repeated = share >= 0.8
+        # A trailing block that is mostly history (perhaps with a quoted list footer or signature) goes.
+        if trailing and share >= 0.5 and len(block) > 1:
+            out.append(f"> [{len(block)} quoted lines of earlier messages left out]")
+        elif repeated and len(block) > 4:
+            out += [
+                block[0],
+                f"> [... {len(block) - 2} quoted lines of earlier messages left out]",
+                block[-1],
+            ]
+        else:
+            out += block
+        i = j
+    return "\n".join(out)
+
+
+def render_message(
+    message: Message, *, subject: str | None = None, number: int | None = None, known: set[str] | None = None
+) -> str:
+    """One message as a model reads it; its subject only when it is not ``subject`` (``Re:`` aside).
+
+    With ``known`` (the lines of the messages shown before it), quotes of those are shortened.
+    """
     head = f"[{number}] " if number is not None else ""
     lines = [f"{head}message_id: {message.message_id}"]
     lines.append(f"From: {message.from_}")
-    lines.append("To: " + ", ".join(message.to))
+    if message.to:
+        lines.append("To: " + ", ".join(message.to))
     if message.cc:
         lines.append("Cc: " + ", ".join(message.cc))
     lines.append(f"Date: {_when(message.timestamp)}")
@@ -319,9 +377,11 @@ def render_message(message: Message, *, subject: str | None = None, number: int 
         lines.append("Labels: " + ", ".join(message.labels))
     if message.attachments:
         lines.append("Attachments: " + "; ".join(_attachment_line(a) for a in message.attachments))
-    body = _cap(message_body(message), MAX_MESSAGE_CHARS, "message")
+    body = message_body(message)
+    if known:
+        body = compact_quotes(body, known)
     lines.append("")
-    lines.append(body or "(no text)")
+    lines.append(_cap(body, MAX_MESSAGE_CHARS, "message") or "(no text)")
     return "\n".join(lines)
 
 
@@ -521,14 +581,15 @@ async def _get_thread(client: AsyncAgentInbox, args: GetThreadArgs) -> str:
             f"Older messages are not shown: call get_thread with page_token={thread.next_page_token!r} "
             "to read them."
         )
-    if args.page_token is None:  # the newest page: number the messages as in the whole thread
-        first = max(thread.message_count - shown, 0)
-        bodies = [
-            render_message(m, subject=thread.subject, number=first + i)
-            for i, m in enumerate(thread.messages, 1)
-        ]
-    else:
-        bodies = [render_message(m, subject=thread.subject) for m in thread.messages]
+    first = max(thread.message_count - shown, 0) if args.page_token is None else None
+    known: set[str] = set()
+    bodies = []
+    for i, message in enumerate(thread.messages, 1):
+        # Numbered as in the whole thread on the newest page; an older page's place is not known.
+        number = first + i if first is not None else None
+        bodies.append(render_message(message, subject=thread.subject, number=number, known=known))
+        full = message.text or (html_to_text(message.html) if message.html else "")
+        known |= known_lines(full)
     return "\n".join(head) + "\n\n" + "\n\n---\n".join(bodies)
 
 

@@ -544,3 +544,39 @@ def test_run_tool_sync(tmp_path: Path) -> None:
         assert run_tool_sync(client, "get_inbox", {"inbox_id": "x@agents.test"}).startswith("Error: ")
         assert run_tool_sync(client, "get_inbox", {}).startswith("Error: invalid arguments for get_inbox")
         assert client.run(client.async_client.inboxes.get(inbox_id="sync@agents.test")).display_name is None
+
+
+async def test_interleaved_quotes_are_shortened(client: AsyncAgentInbox) -> None:
+    """An inline reply keeps each answered quote's first and last line; a trailing quote of history goes."""
+    agent = (await client.inboxes.create(username="agent")).inbox_id
+    points = [f"Question {i}: what about item {i} of the plan?" for i in range(1, 7)]
+    first = (
+        b"From: Ana <ana@example.com>\r\nTo: agent@agents.test\r\nSubject: Plan\r\n"
+        b"Message-ID: <plan@example.com>\r\n\r\n" + "\r\n".join(points).encode() + b"\r\n\r\nAna\r\n"
+    )
+    inline = "\n".join(
+        [
+            "On Monday, Ana wrote:",
+            *(f"> {p}" for p in points),
+            "",
+            "Items 1 to 6 are fine.",
+            "",
+            "Bo",
+            "",
+            "> Ana",
+        ]
+    )
+    reply = (
+        b"From: Bo <bo@example.com>\r\nTo: agent@agents.test\r\nSubject: Re: Plan\r\n"
+        b"Message-ID: <re-plan@example.com>\r\nIn-Reply-To: <plan@example.com>\r\n\r\n"
+        + inline.replace("\n", "\r\n").encode()
+    )
+    [original] = await client.deliver(first)
+    [answer] = await client.deliver(reply)
+    assert answer.thread_id == original.thread_id
+    text = await run_tool(client, "get_thread", {"inbox_id": agent, "thread_id": original.thread_id})
+    second = text.split("[2] message_id:", 1)[1]
+    assert f"> {points[0]}" in second and f"> {points[-1]}" in second and f"> {points[2]}" not in second
+    assert "> [... 4 quoted lines of earlier messages left out]" in second
+    assert "Items 1 to 6 are fine." in second
+    assert all(text.split("[2] message_id:", 1)[0].count(p) == 1 for p in points)  # the first shows all
