@@ -11,12 +11,13 @@ content (``extracted_text``), never its quoted history or raw HTML; lists are on
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pydantic
@@ -251,7 +252,11 @@ class WaitForReplyArgs(_Args):
 
 
 def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value is not None else "-"
+    if value is None:
+        return "-"
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _cap(text: str, limit: int, what: str) -> str:
@@ -483,8 +488,18 @@ def _pdf_text(data: bytes) -> str:
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(data))
-    pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    return "\n\n".join(f"--- page {i} ---\n{text}" for i, text in enumerate(pages, 1) if text)
+    count = len(reader.pages)
+    parts = [f"({count} page{'s' if count != 1 else ''})"]
+    length = 0
+    for number, page in enumerate(reader.pages, 1):
+        if length > MAX_ATTACHMENT_CHARS:  # past the cap already: leave the other pages unparsed
+            parts.append(f"[... pages {number} to {count} not read]")
+            break
+        text = (page.extract_text() or "").strip()
+        if text:
+            parts.append(f"--- page {number} ---\n{text}")
+            length += len(parts[-1])
+    return "\n\n".join(parts) if length else ""
 
 
 def _docx_text(data: bytes) -> str:
@@ -597,7 +612,7 @@ async def _get_attachment(client: AsyncAgentInbox, args: GetAttachmentArgs) -> s
     attachment = await client.inboxes.threads.get_attachment(
         inbox_id=args.inbox_id, thread_id=args.thread_id, attachment_id=args.attachment_id
     )
-    return attachment_text(attachment)
+    return await asyncio.to_thread(attachment_text, attachment)  # parsing a PDF can take a while
 
 
 def _sent(verb: str, message_id: str, thread_id: str) -> str:
@@ -868,7 +883,7 @@ async def run_tool(
         elif isinstance(arguments, BaseModel):
             args = spec.args_schema.model_validate(arguments.model_dump(exclude_unset=True))
         else:
-            args = spec.args_schema.model_validate(dict(arguments))
+            args = spec.args_schema.model_validate(dict(arguments if arguments is not None else {}))
     except pydantic.ValidationError as exc:
         return _validation_text(spec, exc)
     except (TypeError, ValueError) as exc:  # arguments that are not a mapping at all

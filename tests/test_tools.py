@@ -285,22 +285,25 @@ async def test_html_only_and_long_messages(client: AsyncAgentInbox) -> None:
 # -- attachments ---------------------------------------------------------------------------------------------------
 
 
-def make_pdf(*lines: str) -> bytes:
-    """A one-page PDF with ``lines`` of Helvetica text, built by hand (objects, xref, trailer)."""
+def make_pdf(*lines: str, pages: int = 1) -> bytes:
+    """A PDF of ``pages`` pages, each with ``lines`` of Helvetica text, built by hand (objects, xref, trailer)."""
     ops = ["BT", "/F1 12 Tf", "72 720 Td", "14 TL"]
     for line in lines:
         escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
         ops.append(f"({escaped}) Tj T*")
     ops.append("ET")
     stream = "\n".join(ops).encode()
+    kids = " ".join(f"{5 + i} 0 R" for i in range(pages))
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids.encode(), pages),
         b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
+    objects += [
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R "
+        b"/Resources << /Font << /F1 4 0 R >> >> >>"
+    ] * pages
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, 1):
@@ -341,6 +344,9 @@ async def test_attachments(client: AsyncAgentInbox) -> None:
         "photo.png": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4,
         "big.txt": ("0123456789" * 3000).encode(),
         "broken.pdf": b"%PDF-1.4 this is not really a pdf",
+        "manual.pdf": make_pdf(
+            *(f"Line {i} of the manual, with some words to fill it up." for i in range(40)), pages=60
+        ),
     }
     sent = await run_tool(
         client,
@@ -379,6 +385,11 @@ async def test_attachments(client: AsyncAgentInbox) -> None:
     assert len(photo.splitlines()) == 2
     big = await read("big.txt")
     assert "[... attachment text truncated: 10000 more characters not shown]" in big and len(big) < 21_000
+    manual = await read("manual.pdf")
+    assert (
+        "--- page 1 ---" in manual and "Line 39 of the manual" in manual and "--- page 60 ---" not in manual
+    )
+    assert "[... attachment text truncated:" in manual and len(manual) < 21_000
     broken = await read("broken.pdf")
     assert "could not be read" in broken or "no extractable text" in broken
 
