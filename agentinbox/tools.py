@@ -25,7 +25,17 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from .errors import AgentInboxError
 from .mail.extract import html_to_text
-from .models import Attachment, AttachmentResponse, Draft, DraftItem, Inbox, Message, MessageItem, ThreadItem
+from .models import (
+    Attachment,
+    AttachmentResponse,
+    Draft,
+    DraftItem,
+    Inbox,
+    Message,
+    MessageItem,
+    MessageSearchItem,
+    ThreadItem,
+)
 
 if TYPE_CHECKING:
     from .client import AgentInbox, AsyncAgentInbox
@@ -371,6 +381,8 @@ def render_message(
     head = f"[{number}] " if number is not None else ""
     lines = [f"{head}message_id: {message.message_id}"]
     lines.append(f"From: {message.from_}")
+    if message.reply_to:
+        lines.append("Reply-To: " + ", ".join(message.reply_to))
     if message.to:
         lines.append("To: " + ", ".join(message.to))
     if message.cc:
@@ -407,7 +419,7 @@ def _thread_line(t: ThreadItem) -> str:
     return " | ".join(parts)
 
 
-def _message_line(m: MessageItem) -> str:
+def _message_line(m: MessageItem | MessageSearchItem) -> str:
     parts = [
         f"message_id: {m.message_id}",
         f"thread_id: {m.thread_id}",
@@ -417,7 +429,10 @@ def _message_line(m: MessageItem) -> str:
     ]
     if m.labels:
         parts.append("labels: " + ",".join(m.labels))
-    if m.preview:
+    matches = m.highlights.text if isinstance(m, MessageSearchItem) and m.highlights else None
+    if matches:
+        parts.append("match: " + " ".join(" ".join(matches).split()))
+    elif m.preview:
         parts.append(f"preview: {m.preview}")
     return " | ".join(parts)
 
@@ -808,7 +823,7 @@ TOOLS: tuple[AgentTool, ...] = (
     AgentTool(
         "search_messages",
         "Search an inbox's messages for words (all must appear), newest first, one line each: message_id, "
-        "thread_id, time, sender, subject, labels and a preview. " + UNTRUSTED,
+        "thread_id, time, sender, subject, labels and the matching text (words in **bold**). " + UNTRUSTED,
         SearchMessagesArgs,
         _search_messages,
     ),

@@ -165,6 +165,7 @@ async def test_forward_update_search(client: AsyncAgentInbox, clock: ManualClock
 
     found = await run_tool(client, "search_messages", {"inbox_id": agent, "query": "kettle refund"})
     [forward_line, original_line] = found.splitlines()  # the forward quotes it, so it matches too
+    assert "match: " in original_line and "**kettle**" in original_line and "**refund**" in original_line
     assert (
         original_line.startswith(f"message_id: {message_id} | ")
         and "subject: Refund request" in original_line
@@ -261,7 +262,7 @@ async def test_ten_message_thread_is_compact(client: AsyncAgentInbox, clock: Man
 async def test_html_only_and_long_messages(client: AsyncAgentInbox) -> None:
     agent = (await client.inboxes.create(username="agent")).inbox_id
     html_only = (
-        b"From: Ana <ana@example.com>\r\nTo: agent@agents.test\r\nSubject: Styled\r\n"
+        b"From: Ana <ana@example.com>\r\nReply-To: desk@example.com\r\nTo: agent@agents.test\r\nSubject: Styled\r\n"
         b"Message-ID: <styled@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
         b"<html><head><style>p{color:red}</style></head><body><p>Only&nbsp;HTML &amp; here</p>"
         b"<script>alert(1)</script></body></html>\r\n"
