@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import DOMAIN, mail
 from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import MetadataMode
 from llama_index.readers.agentinbox import AgentInboxReader
+from llamaindex_mail import DOMAIN, mail
 
 from agentinbox import AgentInbox, AsyncAgentInbox, NotFoundError
 from agentinbox._clock import ManualClock

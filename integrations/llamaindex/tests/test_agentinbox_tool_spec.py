@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import DOMAIN, mail
 from llama_index.core.tools import FunctionTool
 from llama_index.core.tools.tool_spec.base import BaseToolSpec
 from llama_index.readers.agentinbox import AgentInboxToolSpec
+from llamaindex_mail import DOMAIN, mail
 
 from agentinbox import AgentInbox, AsyncAgentInbox
 from agentinbox.tools import TOOLS
