@@ -592,3 +592,46 @@ async def test_interleaved_quotes_are_shortened(client: AsyncAgentInbox) -> None
     assert "> [... 4 quoted lines of earlier messages left out]" in second
     assert "Items 1 to 6 are fine." in second
     assert all(text.split("[2] message_id:", 1)[0].count(p) == 1 for p in points)  # the first shows all
+
+
+async def test_wait_for_reply_after_a_message(client: AsyncAgentInbox) -> None:
+    """With after_message_id a reply that came before the call is not missed; one that comes later is seen."""
+    agent, customer = await pair(client)
+    sent = await run_tool(
+        client, "send_message", {"inbox_id": agent, "to": [customer], "subject": "Q", "text": "?"}
+    )
+    first_id, thread_id = message_id_of(sent), thread_id_of(sent)
+    args = {"inbox_id": agent, "after_message_id": first_id, "timeout": 0.1}
+
+    timed_out = await run_tool(client, "wait_for_reply", args)
+    assert (
+        timed_out
+        == f"Error: no message arrived in thread {thread_id} of {agent} after {first_id} within 0.1 s"
+    )
+
+    quick = await client.inboxes.messages.reply(inbox_id=customer, message_id=first_id, text="Quick answer")
+    early = await run_tool(client, "wait_for_reply", args)  # the reply came before the call
+    assert f"message_id: {quick.message_id}" in early and "Quick answer" in early
+    assert early.startswith(f"New message in thread {thread_id} of {agent}\n")
+
+    second = await run_tool(
+        client, "reply_to_message", {"inbox_id": agent, "message_id": quick.message_id, "text": "!"}
+    )
+    waiting = asyncio.create_task(
+        run_tool(client, "wait_for_reply", {**args, "after_message_id": message_id_of(second), "timeout": 10})
+    )
+    late = await client.inboxes.messages.reply(
+        inbox_id=customer, message_id=message_id_of(second), text="Later"
+    )
+    result = await waiting  # whether the wait had begun or not, the reply is found
+    assert f"message_id: {late.message_id}" in result and "Later" in result
+
+    other = await run_tool(
+        client, "send_message", {"inbox_id": agent, "to": [customer], "text": "other thread"}
+    )
+    mismatch = await run_tool(client, "wait_for_reply", {**args, "thread_id": thread_id_of(other)})
+    assert mismatch.startswith(
+        f"Error: after_message_id {first_id} is in thread {thread_id}, not in thread_id"
+    )
+    unknown = await run_tool(client, "wait_for_reply", {**args, "after_message_id": "<nope@x>"})
+    assert unknown.startswith("Error: ")
