@@ -40,7 +40,16 @@ from .models import (
 if TYPE_CHECKING:
     from .client import AgentInbox, AsyncAgentInbox
 
-__all__ = ["TOOLS", "AgentTool", "get_tool", "run_tool", "run_tool_sync"]
+__all__ = [
+    "TOOLS",
+    "AgentTool",
+    "attachment_text",
+    "get_tool",
+    "message_body",
+    "render_message",
+    "run_tool",
+    "run_tool_sync",
+]
 
 MAX_MESSAGE_CHARS = 6_000  # one message's text in get_thread / wait_for_reply
 MAX_ATTACHMENT_CHARS = 20_000  # the text get_attachment returns
