@@ -15,7 +15,7 @@ from typing import Any
 from langchain_core.document_loaders import BaseLoader
 from langchain_core.documents import Document
 
-from agentinbox import AgentInbox, Message, Thread, ThreadItem
+from agentinbox import AgentInbox, AsyncAgentInbox, Message, NotFoundError, Thread, ThreadItem
 from agentinbox.tools import message_body
 
 from ._client import Client, sync_client
@@ -125,7 +125,11 @@ class AgentInboxLoader(BaseLoader):
             for item in page.threads:
                 if not self._remaining(loaded):
                     return
-                yield thread_document(*_read_thread(client, item))
+                try:
+                    thread, messages = _read_thread(client, item)
+                except NotFoundError:  # deleted since the page was listed
+                    continue
+                yield thread_document(thread, messages)
                 loaded += 1
             token = page.next_page_token
             if not token:
@@ -145,13 +149,10 @@ class AgentInboxLoader(BaseLoader):
             for item in page.threads:
                 if not self._remaining(loaded):
                     return
-                thread = await client.threads.get(thread_id=item.thread_id)
-                messages = list(thread.messages)
-                older = thread.next_page_token
-                while older:
-                    previous = await client.threads.get(thread_id=item.thread_id, page_token=older)
-                    messages[:0] = previous.messages
-                    older = previous.next_page_token
+                try:
+                    thread, messages = await _aread_thread(client, item)
+                except NotFoundError:  # deleted since the page was listed
+                    continue
                 yield thread_document(thread, messages)
                 loaded += 1
             token = page.next_page_token
@@ -159,13 +160,28 @@ class AgentInboxLoader(BaseLoader):
                 return
 
 
+# threads.get returns a thread with its newest page of messages; its token pages to older ones.
+
+
 def _read_thread(client: AgentInbox, item: ThreadItem) -> tuple[Thread, list[Message]]:
-    """The thread with all its messages, oldest first (``threads.get`` returns the newest page)."""
+    """The thread with all its messages, oldest first."""
     thread: Thread = client.threads.get(thread_id=item.thread_id)
     messages = list(thread.messages)
     older = thread.next_page_token
     while older:
         previous: Thread = client.threads.get(thread_id=item.thread_id, page_token=older)
+        messages[:0] = previous.messages
+        older = previous.next_page_token
+    return thread, messages
+
+
+async def _aread_thread(client: AsyncAgentInbox, item: ThreadItem) -> tuple[Thread, list[Message]]:
+    """``_read_thread`` with the async client."""
+    thread = await client.threads.get(thread_id=item.thread_id)
+    messages = list(thread.messages)
+    older = thread.next_page_token
+    while older:
+        previous = await client.threads.get(thread_id=item.thread_id, page_token=older)
         messages[:0] = previous.messages
         older = previous.next_page_token
     return thread, messages

@@ -100,6 +100,24 @@ def test_pages_of_threads_give_the_same_documents(mailbox: Mailbox) -> None:
     ]
 
 
+def test_a_thread_deleted_while_loading_is_skipped(mailbox: Mailbox) -> None:
+    documents = AgentInboxLoader(mailbox.client).lazy_load()
+    assert next(documents).id == mailbox.pricing_thread  # the page of all three threads is read
+    mailbox.client.threads.delete(thread_id=mailbox.refund_thread)
+    assert [d.id for d in documents] == [mailbox.order_thread]
+
+
+async def test_a_thread_deleted_while_loading_async_is_skipped(tmp_path: Path, clock: ManualClock) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/agentinbox.db"
+    with AgentInbox(database_url=url, default_domain="agents.test", clock=clock) as client:
+        box = seed(client, clock)
+    async with AsyncAgentInbox(database_url=url, default_domain="agents.test", clock=clock) as engine:
+        documents = AgentInboxLoader(engine, limit=2).alazy_load()
+        assert (await anext(documents)).id == box.pricing_thread
+        await engine.threads.delete(thread_id=box.refund_thread)
+        assert [d.id async for d in documents] == [box.order_thread]  # the limit counts loaded threads
+
+
 def test_a_thread_longer_than_one_page_is_read_whole(client: AgentInbox, clock: ManualClock) -> None:
     inbox = client.inboxes.create(username="support").inbox_id
     (first,) = client.deliver(customer_mail("a@customer.test", inbox, "Long", "message 0"), rcpt_to=[inbox])
