@@ -141,6 +141,11 @@ def test_filters_inboxes_labels_and_times(engine: AgentInbox, clock: ManualClock
     by_id = AgentInboxReader(engine, thread_ids=[lunch.id_]).load_data()
     assert [d.id_ for d in by_id] == [lunch.id_]
 
+    # Hidden threads (here: trashed) are left out unless the load includes them.
+    engine.threads.update(thread_id=lunch.id_, add_labels=["trash"])
+    assert lunch.id_ not in [d.id_ for d in AgentInboxReader(engine).load_data()]
+    assert lunch.id_ in [d.id_ for d in AgentInboxReader(engine, include=["trash"]).load_data()]
+
 
 def test_incremental_loading_from_the_cursor(engine: AgentInbox, clock: ManualClock) -> None:
     fill(engine, clock)
@@ -239,6 +244,10 @@ def test_bad_arguments(engine: AgentInbox) -> None:
         AgentInboxReader(engine, labels="unread")
     with pytest.raises(TypeError, match="list of non-empty strings"):
         AgentInboxReader(engine, inbox_ids=[""])
+    with pytest.raises(ValueError, match="include must be"):
+        AgentInboxReader(engine, include=["inbox"])
+    with pytest.raises(ValueError, match="include must be"):
+        AgentInboxReader(engine, include="trash")
     with pytest.raises(ValueError, match="thread_ids"):
         AgentInboxReader(engine, thread_ids=["t"], labels=["unread"])
     reader = AgentInboxReader(engine)

@@ -2,10 +2,9 @@
 
 One document per thread by default: the conversation in order, each message as its ``extracted_text`` (what
 the sender wrote, without the quoted history every reply repeats; the tool set's ``message_body``), so
-nothing is indexed twice. With
-``per="message"`` each message is its own document. The traversal is written once, as a generator of client
-calls, and driven either by the blocking ``AgentInbox`` (``load_data``/``lazy_load_data``) or by an
-``AsyncAgentInbox`` (``aload_data``).
+nothing is indexed twice. With ``per="message"`` each message is its own document. The traversal is written
+once, as a generator of client calls, and driven either by the blocking ``AgentInbox`` (``load_data``,
+``lazy_load_data``) or by an ``AsyncAgentInbox`` (``aload_data``).
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from llama_index.core.readers.base import BaseReader
 from llama_index.core.schema import Document
 
 from agentinbox import AgentInbox, AsyncAgentInbox, Message, Thread, ThreadItem
+from agentinbox.mail.labels import HIDDEN_LABELS
 from agentinbox.tools import message_body
 
 __all__ = ["AgentInboxReader", "message_document", "thread_document"]
@@ -79,6 +79,7 @@ class _Query:
     before: datetime | None
     cursor: datetime | None
     per: Per
+    include: tuple[str, ...] = ()
 
 
 _Walk = Generator[_Call | Document, Any, datetime | None]
@@ -90,8 +91,9 @@ class AgentInboxReader(BaseReader):
     ``client`` is an ``AgentInbox`` (``load_data``, ``lazy_load_data``; ``aload_data`` runs them in a worker
     thread) or an ``AsyncAgentInbox`` (``aload_data`` only). Filters: ``inbox_ids`` (default: every inbox),
     ``thread_ids`` (those threads only), ``labels`` (threads carrying all of them), ``since``/``before``
-    (the thread's latest message at or after / before these times). ``per`` is ``"thread"`` (one document
-    per conversation) or ``"message"``. Every filter can also be given to the load call itself.
+    (the thread's latest message at or after / before these times), ``include`` (hidden threads to load
+    too: any of ``"spam"``, ``"blocked"``, ``"unauthenticated"``, ``"trash"``). ``per`` is ``"thread"`` (one
+    document per conversation) or ``"message"``. Every filter can also be given to the load call itself.
 
     Incremental loading: after a load runs to its end, ``reader.cursor`` is the newest change time seen.
     Pass it back as ``cursor=`` to get only the threads changed since (a new message, or labels changed
@@ -110,6 +112,7 @@ class AgentInboxReader(BaseReader):
         labels: Sequence[str] | None = None,
         since: datetime | None = None,
         before: datetime | None = None,
+        include: Sequence[str] = (),
         per: Per = "thread",
     ) -> None:
         if not isinstance(client, AgentInbox | AsyncAgentInbox):
@@ -123,6 +126,7 @@ class AgentInboxReader(BaseReader):
             labels=labels,
             since=since,
             before=before,
+            include=include,
             per=per,
         )
 
@@ -172,7 +176,16 @@ class AgentInboxReader(BaseReader):
     def _load_query(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Query:
         if args:
             raise TypeError("AgentInboxReader loads take keyword arguments only")
-        unknown = set(kwargs) - {"inbox_ids", "thread_ids", "labels", "since", "before", "cursor", "per"}
+        unknown = set(kwargs) - {
+            "inbox_ids",
+            "thread_ids",
+            "labels",
+            "since",
+            "before",
+            "include",
+            "cursor",
+            "per",
+        }
         if unknown:
             raise TypeError(f"unknown argument(s) {', '.join(sorted(unknown))}")
         return _query(self._query, **kwargs)
@@ -186,6 +199,11 @@ def _query(base: _Query, **changes: Any) -> _Query:
             if isinstance(value, str) or not all(isinstance(item, str) and item for item in value):
                 raise TypeError(f"{name} must be a list of non-empty strings")
             changes[name] = tuple(value)
+    if "include" in changes:
+        include = changes["include"]
+        if isinstance(include, str) or not all(label in HIDDEN_LABELS for label in include):
+            raise ValueError(f"include must be a list of {', '.join(HIDDEN_LABELS)}")
+        changes["include"] = tuple(include)
     for name in ("since", "before", "cursor"):
         value = changes.get(name)
         if value is not None:
@@ -196,7 +214,8 @@ def _query(base: _Query, **changes: Any) -> _Query:
     if changes.get("per", base.per) not in ("thread", "message"):
         raise ValueError(f"per must be 'thread' or 'message', not {changes['per']!r}")
     query = replace(base, **changes)
-    if query.thread_ids is not None and (query.inbox_ids or query.labels or query.since or query.before):
+    listing = query.inbox_ids or query.labels or query.since or query.before or query.include
+    if query.thread_ids is not None and listing:
         raise ValueError("thread_ids names the threads to load; it does not combine with the list filters")
     return query
 
@@ -226,6 +245,7 @@ def _walk(query: _Query) -> _Walk:
                     "ascending": True,
                     "limit": _PAGE,
                     "page_token": token,
+                    **{f"include_{label}": True for label in query.include},
                 },
             )
             item: ThreadItem
