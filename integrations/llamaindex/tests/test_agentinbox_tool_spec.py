@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pytest
 from llama_index.core.tools import FunctionTool
 from llama_index.core.tools.tool_spec.base import BaseToolSpec
@@ -79,3 +82,44 @@ def test_a_subset_of_tools_and_bad_construction(engine: AgentInbox) -> None:
         AgentInboxToolSpec(engine, tools="get_thread")
     with pytest.raises(TypeError, match="AgentInbox"):
         AgentInboxToolSpec(object())  # type: ignore[arg-type]
+
+
+# llama-index's workflow runtime inspects pydantic models with inspect.getmembers, touching deprecated attributes.
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:inspect")
+async def test_a_llamaindex_agent_answers_mail_with_the_tools(aengine: AsyncAgentInbox) -> None:
+    """A FunctionAgent, driven by a scripted function-calling model, lists the threads and replies."""
+    from llama_index.core.agent.workflow import FunctionAgent
+    from llama_index.core.base.llms.types import ChatMessage, MessageRole, ToolCallBlock
+    from llama_index.core.llms import MockFunctionCallingLLM
+
+    await aengine.deliver(mail(1, body="Invoice 42 charges us twice."))
+    seen: list[str] = []
+
+    def script(messages: Sequence[ChatMessage], **kwargs: Any) -> ChatMessage:
+        results = [str(m.content) for m in messages if m.role == MessageRole.TOOL]
+        seen[:] = results
+        if not results:
+            call = ToolCallBlock(tool_call_id="c1", tool_name="list_threads", tool_kwargs={"inbox_id": DESK})
+        elif len(results) == 1:
+            call = ToolCallBlock(
+                tool_call_id="c2",
+                tool_name="reply_to_message",
+                tool_kwargs={
+                    "inbox_id": DESK,
+                    "message_id": "<m1@example.com>",
+                    "text": "Refund on its way.",
+                },
+            )
+        else:
+            return ChatMessage(role=MessageRole.ASSISTANT, content="Replied to the invoice question.")
+        return ChatMessage(role=MessageRole.ASSISTANT, blocks=[call])
+
+    agent = FunctionAgent(
+        tools=[*AgentInboxToolSpec(aengine).to_tool_list()],
+        llm=MockFunctionCallingLLM(response_generator=script),
+    )
+    answer = await agent.run(user_msg="Answer the new support mail.")
+    assert "Replied to the invoice question." in str(answer)
+    assert "Invoice question" in seen[0] and "Error" not in seen[1]
+    thread = (await aengine.inboxes.threads.list(inbox_id=DESK, labels=["sent"])).threads[0]
+    assert thread.message_count == 2
