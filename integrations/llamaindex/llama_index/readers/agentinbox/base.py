@@ -72,14 +72,14 @@ class _Call:
 class _Query:
     """What one load reads (the reader's settings, with the call's overrides applied)."""
 
-    inbox_ids: tuple[str, ...] | None
-    thread_ids: tuple[str, ...] | None
-    labels: tuple[str, ...] | None
-    since: datetime | None
-    before: datetime | None
-    cursor: datetime | None
-    per: Per
+    inbox_ids: tuple[str, ...] | None = None
+    thread_ids: tuple[str, ...] | None = None
+    labels: tuple[str, ...] | None = None
+    since: datetime | None = None
+    before: datetime | None = None
     include: tuple[str, ...] = ()
+    cursor: datetime | None = None
+    per: Per = "thread"
 
 
 _Walk = Generator[_Call | Document, Any, datetime | None]
@@ -101,6 +101,9 @@ class AgentInboxReader(BaseReader):
     inclusive and documents keep their ids (the thread id; ``"<thread_id>:<message_id>"`` per message), so
     seeing a document again replaces it in an index (``index.refresh_ref_docs``). Deciding which threads
     changed lists every thread matching the filters (without bodies); bodies are read only for those.
+    Change times are the engine's clock when a change is made, and a change committed while a load runs can
+    carry a time just before that load's cursor: when mail arrives during loads, load from a little earlier
+    (``cursor - timedelta(seconds=5)``); the overlap only repeats documents.
     """
 
     def __init__(
@@ -120,7 +123,7 @@ class AgentInboxReader(BaseReader):
         self.client = client
         self.cursor: datetime | None = None
         self._query = _query(
-            _Query(None, None, None, None, None, None, "thread"),
+            _Query(),
             inbox_ids=inbox_ids,
             thread_ids=thread_ids,
             labels=labels,
