@@ -300,6 +300,9 @@ class _Portal:
             raise RuntimeError(
                 "a blocking AgentInbox method was called from its own event loop; use await instead"
             )
+        if self.loop.is_closed():
+            coroutine.close()
+            raise RuntimeError("this AgentInbox is closed; create a new client")
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def stop(self) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+import warnings
 from pathlib import Path
 
 import pytest
@@ -181,3 +183,14 @@ def test_namespaces_mirror_the_async_client(tmp_path: Path) -> None:
                 target = getattr(target, part)
             assert callable(target), path
             assert "messages" in dir(client.inboxes)
+
+
+def test_a_closed_client_says_so_and_leaves_no_coroutine_behind(tmp_path: Path) -> None:
+    client = AgentInbox(database_url=f"sqlite+aiosqlite:///{tmp_path / 'closed.db'}")
+    client.inboxes.list()
+    client.close()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a never-awaited coroutine would warn
+        with pytest.raises(RuntimeError, match="closed"):
+            client.inboxes.list()
+        gc.collect()
