@@ -517,3 +517,19 @@ async def test_participant_filters_match_non_ascii_names(client: AsyncAgentInbox
     assert await thread_ids(client, inbox_id=me.inbox_id, senders="Zoë") == [copy.thread_id]
     assert await thread_ids(client, inbox_id=me.inbox_id, senders="ågren") == [copy.thread_id]
     assert await thread_ids(client, inbox_id=me.inbox_id, recipients="Renée") == [copy.thread_id]
+
+
+async def test_a_message_label_change_updates_its_thread(client: AsyncAgentInbox, clock: ManualClock) -> None:
+    alice = await client.inboxes.create(username="alice")
+    bob = await client.inboxes.create(username="bob")
+    sent = await client.inboxes.messages.send(
+        inbox_id=alice.inbox_id, to=[bob.inbox_id], subject="Hi", text="x"
+    )
+    before = await client.threads.get(thread_id=sent.thread_id)
+    clock.advance(60)
+    await client.inboxes.messages.update(
+        inbox_id=alice.inbox_id, message_id=sent.message_id, add_labels=["followup"]
+    )
+    after = await client.threads.get(thread_id=sent.thread_id)
+    assert after.updated_at > before.updated_at
+    assert after.timestamp == before.timestamp  # the thread's last activity is unchanged

@@ -370,7 +370,7 @@ def set_labels(conn: Connection, row: Any, add: Sequence[str], remove: Sequence[
                 message_labels.c.message_pk == row.id, message_labels.c.label.in_(removed)
             )
         )
-    change_labels(conn, row.thread_id, added, removed)
+    change_labels(conn, row.thread_id, added, removed, now=now)
 
 
 def delete_message(conn: Connection, scope: Scope, message_id: str) -> None:

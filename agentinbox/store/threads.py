@@ -277,10 +277,14 @@ def add_to_thread(
     return thread_id
 
 
-def change_labels(conn: Connection, thread_id: str, added: Iterable[str], removed: Iterable[str]) -> None:
-    """Adjust a thread's label counts after one of its messages gained or lost labels."""
+def change_labels(
+    conn: Connection, thread_id: str, added: Iterable[str], removed: Iterable[str], *, now: int
+) -> None:
+    """Adjust a thread's label counts after one of its messages gained or lost labels; the thread counts as
+    changed (``updated_at``), so readers that load what changed since a time see it."""
     _count_labels(conn, thread_id, added, +1)
     _count_labels(conn, thread_id, removed, -1)
+    conn.execute(update(threads).where(threads.c.thread_id == thread_id).values(updated_at=now))
 
 
 def _count_labels(conn: Connection, thread_id: str, labels: Iterable[str], delta: int) -> None:

@@ -97,7 +97,7 @@ class AgentInboxReader(BaseReader):
 
     Incremental loading: after a load runs to its end, ``reader.cursor`` is the newest change time seen.
     Pass it back as ``cursor=`` to get only the threads changed since (a new message, or labels changed
-    through ``threads.update``); with ``per="message"``, only the messages changed since. The cursor is
+    on the thread or on one of its messages); with ``per="message"``, only the messages changed since. The cursor is
     inclusive and documents keep their ids (the thread id; ``"<thread_id>:<message_id>"`` per message), so
     seeing a document again replaces it in an index (``index.refresh_ref_docs``). Deciding which threads
     changed lists every thread matching the filters (without bodies); bodies are read only for those.
