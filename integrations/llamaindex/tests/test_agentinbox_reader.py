@@ -177,6 +177,17 @@ def test_incremental_loading_from_the_cursor(engine: AgentInbox, clock: ManualCl
     again = reader.load_data(cursor=reader.cursor)
     assert [d.id_ for d in again] == [changed[0].id_]
 
+    # A label added to one message changes its thread: the next load from the cursor sees it.
+    latest = reader.cursor
+    clock.advance(60)
+    first = engine.inboxes.threads.get(inbox_id=again[0].metadata["inbox_id"], thread_id=again[0].id_)
+    engine.inboxes.messages.update(
+        inbox_id=first.inbox_id, message_id=first.messages[0].message_id, add_labels=["paid"]
+    )
+    relabelled = reader.load_data(cursor=latest + timedelta(microseconds=1))
+    assert [d.id_ for d in relabelled] == [first.thread_id]
+    assert "paid" in relabelled[0].metadata["labels"]
+
 
 def test_an_unfinished_lazy_load_leaves_the_cursor_alone(engine: AgentInbox, clock: ManualClock) -> None:
     fill(engine, clock)
