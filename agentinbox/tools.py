@@ -12,19 +12,20 @@ content (``extracted_text``), never its quoted history or raw HTML; lists are on
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pydantic
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from .errors import AgentInboxError, ValidationError, WaitTimeoutError
+from .mail import documents
 from .mail.extract import html_to_text
+from .mail.quotes import compact_quotes, known_lines
 from .models import (
     Attachment,
     AttachmentResponse,
@@ -334,58 +335,6 @@ def _same_subject(a: str | None, b: str | None) -> bool:
     return _REPLY_PREFIX.sub("", a or "").strip().lower() == _REPLY_PREFIX.sub("", b or "").strip().lower()
 
 
-_QUOTE = re.compile(r"^\s*>")
-_QUOTE_MARKS = re.compile(r"^(\s*>)+\s?")
-
-
-def _norm(line: str) -> str:
-    return " ".join(_QUOTE_MARKS.sub("", line).split()).lower()
-
-
-def known_lines(text: str) -> set[str]:
-    """The normalised lines of a message, for recognising them when a later message quotes them."""
-    return {n for n in map(_norm, text.splitlines()) if n}
-
-
-def compact_quotes(body: str, known: set[str]) -> str:
-    """``body`` with quoted blocks that repeat earlier messages (``known`` lines) shortened.
-
-    An interleaved reply keeps each quoted block's first and last line, so what is answered stays visible; a
-    block with nothing after it is history and goes entirely. Quotes of text not in ``known`` are kept.
-    """
-    lines = body.splitlines()
-    out: list[str] = []
-    i = 0
-    while i < len(lines):
-        if not _QUOTE.match(lines[i]):
-            out.append(lines[i])
-            i += 1
-            continue
-        j = i
-        while j < len(lines) and (_QUOTE.match(lines[j]) or not lines[j].strip()):
-            j += 1
-        while j > i and not lines[j - 1].strip():  # blank lines after the block belong to what follows
-            j -= 1
-        block = lines[i:j]
-        texts = [n for n in map(_norm, block) if n]
-        share = sum(n in known for n in texts) / len(texts) if texts else 0.0
-        trailing = all(not line.strip() or _QUOTE.match(line) for line in lines[j:])
-        repeated = share >= 0.8
-        # A trailing block that is mostly history (perhaps with a quoted list footer or signature) goes.
-        if trailing and share >= 0.5 and len(block) > 1:
-            out.append(f"> [{len(block)} quoted lines of earlier messages left out]")
-        elif repeated and len(block) > 4:
-            out += [
-                block[0],
-                f"> [... {len(block) - 2} quoted lines of earlier messages left out]",
-                block[-1],
-            ]
-        else:
-            out += block
-        i = j
-    return "\n".join(out)
-
-
 def render_message(
     message: Message, *, subject: str | None = None, number: int | None = None, known: set[str] | None = None
 ) -> str:
@@ -474,90 +423,17 @@ def _outgoing(attachments: list[OutgoingAttachment] | None) -> list[dict[str, An
 
 # --- attachment text ------------------------------------------------------------------------------------
 
-_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-_TEXT_TYPES = {
-    "application/json",
-    "application/xml",
-    "application/csv",
-    "application/x-yaml",
-    "message/rfc822",
-}
-_TEXT_SUFFIXES = (".txt", ".md", ".csv", ".tsv", ".json", ".xml", ".yaml", ".yml", ".log", ".ics", ".eml")
-
-
-def _kind(attachment: AttachmentResponse) -> Literal["text", "html", "pdf", "docx", "binary"]:
-    ctype = (attachment.content_type or "").split(";")[0].strip().lower()
-    name = (attachment.filename or "").lower()
-    if ctype == "application/pdf" or name.endswith(".pdf"):
-        return "pdf"
-    if ctype == _DOCX or name.endswith(".docx"):
-        return "docx"
-    if ctype == "text/html" or name.endswith((".html", ".htm")):
-        return "html"
-    if ctype.startswith("text/") or ctype in _TEXT_TYPES or name.endswith(_TEXT_SUFFIXES):
-        return "text"
-    return "binary"
-
-
-def _charset(content_type: str | None) -> str:
-    for param in (content_type or "").split(";")[1:]:
-        key, _, value = param.partition("=")
-        if key.strip().lower() == "charset" and value.strip():
-            return value.strip().strip('"')
-    return "utf-8"
-
-
-def _decode(data: bytes, content_type: str | None) -> str:
-    try:
-        return data.decode(_charset(content_type), errors="replace")
-    except LookupError:  # an unknown charset name
-        return data.decode("utf-8", errors="replace")
-
-
-def _pdf_text(data: bytes) -> str:
-    from pypdf import PdfReader
-
-    reader = PdfReader(io.BytesIO(data))
-    count = len(reader.pages)
-    parts = [f"({count} page{'s' if count != 1 else ''})"]
-    length = 0
-    for number, page in enumerate(reader.pages, 1):
-        if length > MAX_ATTACHMENT_CHARS:  # past the cap already: leave the other pages unparsed
-            parts.append(f"[... pages {number} to {count} not read]")
-            break
-        text = (page.extract_text() or "").strip()
-        if text:
-            parts.append(f"--- page {number} ---\n{text}")
-            length += len(parts[-1])
-    return "\n\n".join(parts) if length else ""
-
-
-def _docx_text(data: bytes) -> str:
-    import docx
-
-    document = docx.Document(io.BytesIO(data))
-    parts = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            parts.append(" | ".join(cell.text.strip() for cell in row.cells))
-    return "\n".join(parts).strip()
-
 
 def attachment_text(attachment: AttachmentResponse) -> str:
     """The attachment as a model reads it: a header line, then its text (capped) when it has any."""
     header = f"Attachment {_attachment_line(attachment)}"
-    kind = _kind(attachment)
+    kind = documents.kind(attachment.content_type, attachment.filename)
     if kind == "binary":
         return f"{header}\nA binary file; no text can be shown."
     try:
-        if kind == "pdf":
-            text = _pdf_text(attachment.content)
-        elif kind == "docx":
-            text = _docx_text(attachment.content)
-        elif kind == "html":
-            text = html_to_text(_decode(attachment.content, attachment.content_type))
-        else:
-            text = _decode(attachment.content, attachment.content_type)
+        text = documents.text(
+            attachment.content, attachment.content_type, attachment.filename, limit=MAX_ATTACHMENT_CHARS
+        )
     except Exception as exc:  # a malformed file from a sender: say so, the model can go on
         return f"{header}\nIts text could not be read ({kind.upper()} parser: {type(exc).__name__}: {exc})."
     if not text.strip():
