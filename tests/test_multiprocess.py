@@ -187,7 +187,8 @@ async def test_received_mail_is_stored_once_across_processes_one_killed(
     assert accepted == set(range(150))
 
     async def all_stored() -> bool:
-        return len(await stored_numbers(local, inbox.inbox_id)) >= len(accepted)
+        # Every accepted message (the killed process may also have stored some whose 250 never got out).
+        return accepted <= set(await stored_numbers(local, inbox.inbox_id))
 
     await until(all_stored, seconds=15, what="the first 150 messages stored")
 
