@@ -4,6 +4,7 @@ its bounce reports find their way back to the message they are about."""
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -18,24 +19,39 @@ pytestmark = pytest.mark.skipif(available() is not None, reason=str(available())
 
 
 @pytest.fixture
-async def engine(database_url: str, clock: ManualClock) -> AsyncIterator[AsyncAgentInbox]:
+def receiver_port() -> int:
+    """A free loopback port for the engine's SMTP receiver, known before Postfix is configured to use it."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def postfix(receiver_port: int, peer: Peer) -> Iterator[PrivatePostfix]:
+    server = PrivatePostfix(
+        {"example.com": f"127.0.0.1:{peer.port}", "agents.test": f"127.0.0.1:{receiver_port}"}
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def engine(
+    database_url: str, clock: ManualClock, postfix: PrivatePostfix, receiver_port: int
+) -> AsyncIterator[AsyncAgentInbox]:
+    """One engine that relays its outbound mail through Postfix and receives what Postfix hands back."""
     client = AsyncAgentInbox(
-        database_url=database_url, default_domain="agents.test", clock=clock, smtp_listen="127.0.0.1:0"
+        database_url=database_url,
+        default_domain="agents.test",
+        clock=clock,
+        smtp_listen=f"127.0.0.1:{receiver_port}",
+        relay_url=f"smtp://127.0.0.1:{postfix.port}",
     )
     await client.inboxes.create(username="agent", display_name="Agent")
     await client.start()
     yield client
     await client.close()
-
-
-@pytest.fixture
-def postfix(engine: AsyncAgentInbox, peer: Peer) -> Iterator[PrivatePostfix]:
-    assert engine.smtp_address is not None
-    host, port = engine.smtp_address
-    server = PrivatePostfix({"example.com": f"127.0.0.1:{peer.port}", "agents.test": f"{host}:{port}"})
-    server.start()
-    yield server
-    server.stop()
 
 
 async def _labels(engine: AsyncAgentInbox, message_id: str) -> set[str]:
@@ -53,45 +69,35 @@ async def _wait_for(condition: Any, *, what: str, postfix: PrivatePostfix, secon
 
 
 async def test_postfix_relays_our_mail_and_its_bounce_report_bounces_the_message(
-    database_url: str, clock: ManualClock, engine: AsyncAgentInbox, peer: Peer, postfix: PrivatePostfix
+    engine: AsyncAgentInbox, peer: Peer, postfix: PrivatePostfix
 ) -> None:
     peer.handler.rcpt_replies["nobody@example.com"] = "550 5.1.1 <nobody@example.com>: Recipient unknown"
-    sender = AsyncAgentInbox(
-        database_url=database_url,
-        default_domain="agents.test",
-        clock=clock,
-        relay_url=f"smtp://127.0.0.1:{postfix.port}",
+    sent = await engine.inboxes.messages.send(
+        inbox_id="agent@agents.test",
+        to=["ann@example.com", "nobody@example.com"],
+        subject="Quarterly report",
+        text="Numbers attached.\n",
     )
-    try:
-        await sender.start()
-        sent = await sender.inboxes.messages.send(
-            inbox_id="agent@agents.test",
-            to=["ann@example.com", "nobody@example.com"],
-            subject="Quarterly report",
-            text="Numbers attached.\n",
-        )
-        assert sender._delivery is not None
-        await asyncio.wait_for(sender._delivery.idle(), timeout=30)
-        # Postfix accepted both recipients for relaying.
-        assert "delivered" in await _labels(sender, sent.message_id)
+    assert engine._delivery is not None
+    await asyncio.wait_for(engine._delivery.idle(), timeout=30)
+    # Postfix accepted both recipients for relaying.
+    assert "delivered" in await _labels(engine, sent.message_id)
 
-        async def relayed() -> bool:
-            return len(peer.received) == 1
+    async def relayed() -> bool:
+        return len(peer.received) == 1
 
-        await _wait_for(relayed, what="Postfix to relay the message", postfix=postfix)
-        got = peer.received[0]
-        assert got.rcpt_tos == ["ann@example.com"] and got.mail_from == "agent@agents.test"
-        assert sent.message_id.encode() in got.data and b"Received: from" in got.data
+    await _wait_for(relayed, what="Postfix to relay the message", postfix=postfix)
+    got = peer.received[0]
+    assert got.rcpt_tos == ["ann@example.com"] and got.mail_from == "agent@agents.test"
+    assert sent.message_id.encode() in got.data and b"Received: from" in got.data
 
-        # Postfix's DSN for nobody@ comes back through our receiver and is matched to the message.
-        async def bounced() -> bool:
-            return "bounced" in await _labels(engine, sent.message_id)
+    # Postfix's DSN for nobody@ comes back through our receiver and is matched to the message.
+    async def bounced() -> bool:
+        return "bounced" in await _labels(engine, sent.message_id)
 
-        await _wait_for(bounced, what="Postfix's bounce report", postfix=postfix)
-        threads = await engine.inboxes.messages.list(inbox_id="agent@agents.test", labels=["received"])
-        assert any("Undelivered" in (m.subject or "") for m in threads.messages)
-    finally:
-        await sender.close()
+    await _wait_for(bounced, what="Postfix's bounce report", postfix=postfix)
+    threads = await engine.inboxes.messages.list(inbox_id="agent@agents.test", labels=["received"])
+    assert any("Undelivered" in (m.subject or "") for m in threads.messages)
 
 
 async def test_postfix_delivers_into_our_receiver(engine: AsyncAgentInbox, postfix: PrivatePostfix) -> None:
