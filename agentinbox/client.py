@@ -34,6 +34,7 @@ from .resources.api_keys import ApiKeys
 from .resources.domains import Domains
 from .resources.drafts import Drafts
 from .resources.inboxes import Inboxes
+from .resources.lists import Lists
 from .resources.pods import Pods
 from .resources.threads import Threads
 from .resources.webhooks import Webhooks
@@ -94,6 +95,7 @@ class AsyncAgentInbox:
         self.api_keys = ApiKeys(self)
         self.domains = Domains(self)
         self.webhooks = Webhooks(self)
+        self.lists = Lists(self)
         self._bus = EventBus()
         self._bus.ensure_open = self._context
         self._consumers = Consumers(self._bus, self._clock)
@@ -466,6 +468,7 @@ class AgentInbox:
         self.api_keys: Any = SyncNamespace(self._async.api_keys, self._portal)
         self.domains: Any = SyncNamespace(self._async.domains, self._portal)
         self.webhooks: Any = SyncNamespace(self._async.webhooks, self._portal)
+        self.lists: Any = SyncNamespace(self._async.lists, self._portal)
         self.events = SyncEvents(self)
         self._closed = False
 

@@ -31,7 +31,9 @@ __all__ = [
     "ListApiKeysResponse",
     "ListDomainsResponse",
     "ListDraftsResponse",
+    "ListEntry",
     "ListInboxesResponse",
+    "ListListEntriesResponse",
     "ListMessagesResponse",
     "ListPodsResponse",
     "ListThreadsResponse",
@@ -45,6 +47,8 @@ __all__ = [
     "MessageRejectedEvent",
     "MessageSentEvent",
     "Pod",
+    "PodListEntry",
+    "PodListListEntriesResponse",
     "RawMessageResponse",
     "SearchHighlights",
     "SearchMessagesResponse",
@@ -421,6 +425,35 @@ class Domain(DomainItem):
 
 class ListDomainsResponse(_Page):
     domains: list[DomainItem]
+
+
+class ListEntry(Model):
+    """An organization-wide allow/block list entry (reference §7): an address (``entry_type="email"``) or
+    a domain (``"domain"``) on one of the six lists, ``direction`` × ``list_type``."""
+
+    entry: str
+    organization_id: str
+    reason: str | None = None
+    direction: Literal["send", "receive", "reply"]
+    list_type: Literal["allow", "block"]
+    entry_type: Literal["email", "domain"]
+    created_at: datetime
+    read_only: bool | None = None
+
+
+class PodListEntry(ListEntry):
+    """A pod- or inbox-scoped list entry; ``inbox_id`` is set for inbox-scoped ones."""
+
+    pod_id: str
+    inbox_id: str | None = None
+
+
+class ListListEntriesResponse(_Page):
+    entries: list[ListEntry]
+
+
+class PodListListEntriesResponse(_Page):
+    entries: list[PodListEntry]
 
 
 # Events (reference §9.3): the same JSON for in-process hooks, webhook bodies and websocket frames.

@@ -2,9 +2,9 @@
 
 A classifier looks at one arriving message for one inbox and returns the classification labels it earns —
 ``spam`` (a content verdict), ``blocked`` (the sender matched a block list), ``unauthenticated`` (SPF, DKIM
-or DMARC did not vouch for the sender). Classifiers are listed on ``Context.classifiers`` (none by
-default) and run in the storing transaction, in order, so they may read the database (block lists); they
-must be quick, and one that raises fails the store (queued mail is then retried). Labelled mail is still
+or DMARC did not vouch for the sender). Classifiers are listed on ``Context.classifiers`` (the allow/block
+lists by default) and run in the storing transaction, in order, so they may read the database (block lists);
+they must be quick, and one that raises fails the store (queued mail is then retried). Labelled mail is still
 stored, hidden from lists unless ``include_spam`` etc. ask for it, and is announced only by its
 ``message.received.*`` variant (reference §9.3).
 """

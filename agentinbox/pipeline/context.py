@@ -9,6 +9,7 @@ from .._clock import Clock
 from ..settings import Settings
 from ..store.database import Database
 from .classify import Classifier
+from .lists import list_classifier
 
 __all__ = ["Context"]
 
@@ -28,5 +29,5 @@ class Context:
     #: when started, sets it.
     wake_inbound: Callable[[], None] = field(default=lambda: None)
     #: The verdict step of inbound mail: each may label a message spam, blocked or unauthenticated before
-    #: it is stored (see :mod:`agentinbox.pipeline.classify`). None by default.
-    classifiers: list[Classifier] = field(default_factory=list)
+    #: it is stored (see :mod:`agentinbox.pipeline.classify`). By default the allow/block lists only.
+    classifiers: list[Classifier] = field(default_factory=lambda: [list_classifier])

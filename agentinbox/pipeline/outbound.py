@@ -27,6 +27,7 @@ from ..store.scopes import Scope
 from ..store.tables import deliveries
 from .context import Context
 from .inbound import file_message, prepare, store_attachments, store_received
+from .lists import check_recipients
 from .signing import sign_outgoing
 
 __all__ = [
@@ -309,8 +310,10 @@ def record_sent(
     Local recipients get their copy now, in this transaction; each remote one gets a ``pending`` delivery
     row for the delivery workers. The ``message.sent`` event (and ``message.delivered`` for local
     recipients) is written here too. When the inbox's domain has a DKIM key, ``raw`` is signed first, so what
-    is stored and delivered is the signed message.
+    is stored and delivered is the signed message. A recipient the send lists refuse rejects the whole
+    send (MessageRejectedError) before anything is stored.
     """
+    check_recipients(conn, inbox_id=inbox.inbox_id, pod_id=inbox.pod_id, recipients=recipients)
     now = ctx.clock.now()
     raw = sign_outgoing(conn, inbox.email, raw)
     limit = ctx.settings.max_message_size

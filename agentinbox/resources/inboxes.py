@@ -15,6 +15,7 @@ from ..store.pagination import clamp_limit
 from ._base import Resource, check_bool, check_client_id, check_id
 from .api_keys import InboxApiKeys
 from .drafts import InboxDrafts
+from .lists import InboxLists
 from .messages import Messages
 from .threads import InboxThreads
 from .webhooks import InboxWebhooks
@@ -125,6 +126,7 @@ class Inboxes(_InboxOperations):
         self.drafts = InboxDrafts(client)
         self.api_keys = InboxApiKeys(client)
         self.webhooks = InboxWebhooks(client)
+        self.lists = InboxLists(client)
 
     async def create(
         self,

@@ -12,6 +12,7 @@ from ._base import Resource, check_bool, check_client_id, check_id, no_control_c
 from .api_keys import PodApiKeys
 from .drafts import PodDrafts
 from .inboxes import PodInboxes
+from .lists import PodLists
 from .threads import PodThreads
 from .webhooks import PodWebhooks
 
@@ -31,6 +32,7 @@ class Pods(Resource):
         self.drafts = PodDrafts(client)
         self.api_keys = PodApiKeys(client)
         self.webhooks = PodWebhooks(client)
+        self.lists = PodLists(client)
 
     async def create(self, *, name: str | None = None, client_id: str | None = None) -> Pod:
         """Create a pod; the same ``client_id`` again returns the pod it created the first time."""

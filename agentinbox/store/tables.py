@@ -35,6 +35,7 @@ __all__ = [
     "idempotency_keys",
     "inbound_queue",
     "inboxes",
+    "list_entries",
     "message_bodies",
     "message_labels",
     "messages",
@@ -427,4 +428,23 @@ consumer_failures = Table(
     Column("replay_at", Time),  # set by a replay request; the group's consumer runs the event again
     UniqueConstraint("group", "event_pk", name="uq_consumer_failures_group_event"),
     sqlite_autoincrement=True,
+)
+
+# Allow/block list entries (reference §7). ``scope`` is "org", "pod:<pod_id>" or "inbox:<inbox_id>", so one
+# entry exists once per list; ``pod_id`` is also set for inbox-scoped entries (the inbox's pod).
+list_entries = Table(
+    "list_entries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("scope", String(400), nullable=False),
+    Column("pod_id", String(64)),
+    Column("inbox_id", String(320)),
+    Column("direction", String(8), nullable=False),
+    Column("list_type", String(8), nullable=False),
+    Column("entry", String(320), nullable=False),
+    Column("entry_type", String(8), nullable=False),
+    Column("reason", Text),
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("scope", "direction", "list_type", "entry", name="uq_list_entries_scope_list_entry"),
+    Index("ix_list_entries_lookup", "direction", "entry"),
 )
