@@ -15,7 +15,7 @@ from agentinbox import AsyncAgentInbox
 from agentinbox._clock import ManualClock
 from agentinbox.errors import MessageRejectedError, NotFoundError, ValidationError
 from agentinbox.models import ListEntry, ListListEntriesResponse, PodListEntry, PodListListEntriesResponse
-from agentinbox.store.tables import events, messages
+from agentinbox.store.tables import events, list_entries, messages
 
 AGENT = "agent@agents.test"
 
@@ -326,3 +326,45 @@ async def test_blocked_over_smtp(database_url: str, clock: ManualClock) -> None:
         by_subject = {m.subject: m.labels for m in hidden.messages}
         assert "blocked" in by_subject["Junk"] and "blocked" not in by_subject["Fine"]
         assert sorted(await event_types(server)) == ["message.received", "message.received.blocked"]
+
+
+async def test_deleting_an_inbox_or_pod_drops_its_entries(client: AsyncAgentInbox) -> None:
+    pod_id, other = await setup(client)
+    await client.inboxes.lists.create(inbox_id=AGENT, direction="receive", type="block", entry="bad.example")
+    await client.inboxes.lists.create(inbox_id=other, direction="receive", type="block", entry="bad.example")
+    await client.inboxes.delete(inbox_id=AGENT)
+    again = await client.pods.inboxes.create(pod_id=pod_id, username="agent")
+    assert (
+        await client.inboxes.lists.list(inbox_id=again.inbox_id, direction="receive", type="block")
+    ).count == 0
+    [fresh] = await client.deliver(raw("m@bad.example"), rcpt_to=[AGENT])
+    assert "blocked" not in fresh.labels
+    assert (await client.inboxes.lists.list(inbox_id=other, direction="receive", type="block")).count == 1
+
+    empty = await client.pods.create(name="Empty")
+    await client.pods.lists.create(pod_id=empty.pod_id, direction="send", type="block", entry="x.example")
+    await client.pods.delete(pod_id=empty.pod_id)
+    ctx = await client._context()
+    scopes = await ctx.db.read(lambda conn: [r[0] for r in conn.execute(select(list_entries.c.scope))])
+    assert scopes == [f"inbox:{other}"]
+
+
+async def test_smtp_submission_to_a_blocked_recipient_is_refused(
+    database_url: str, clock: ManualClock
+) -> None:
+    async with serving(database_url, clock, "desk", submission_listen="127.0.0.1:0") as server:
+        key = await server.inboxes.api_keys.create(inbox_id="desk@agents.test")
+        await server.lists.create(direction="send", type="block", entry="blocked.example")
+        host, port = server.submission_address or ("", 0)
+        message = raw("desk@agents.test", "Out", to="x@blocked.example")
+        smtp = aiosmtplib.SMTP(hostname=host, port=port, start_tls=False, timeout=30)
+        await smtp.connect()
+        try:
+            await smtp.ehlo()
+            await smtp.auth_plain("desk@agents.test", key.api_key)
+            with pytest.raises(aiosmtplib.SMTPResponseException) as caught:
+                await smtp.sendmail("desk@agents.test", ["x@blocked.example"], message)
+        finally:
+            smtp.close()
+        assert caught.value.code == 552
+        assert await stored_count(server) == 0

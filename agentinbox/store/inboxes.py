@@ -13,7 +13,9 @@ from .._clock import to_datetime
 from .._types import OMIT, Omit
 from ..errors import NotFoundError, UnprocessableError, ValidationError
 from ..models import Inbox, ListInboxesResponse
+from . import lists
 from .pagination import fetch_page
+from .scopes import Scope
 from .tables import domains, inboxes
 
 __all__ = [
@@ -271,5 +273,6 @@ def delete_inbox(conn: Connection, inbox_id: str, *, pod_id: str | None) -> list
 
     inbox = get_inbox(conn, inbox_id, pod_id=pod_id)
     keys = blob_keys_of_inbox(conn, inbox.inbox_id)
+    lists.drop_scope(conn, Scope(inbox_id=inbox.inbox_id))
     conn.execute(delete(inboxes).where(inboxes.c.inbox_id == inbox.inbox_id))
     return keys

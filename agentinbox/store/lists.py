@@ -29,6 +29,7 @@ __all__ = [
     "create_entry",
     "decide",
     "delete_entry",
+    "drop_scope",
     "get_entry",
     "is_reply_to_sent",
     "list_entries_page",
@@ -168,6 +169,12 @@ def list_entries_page(
         next_page_token=token,
         entries=[e for e in entries if isinstance(e, PodListEntry)],
     )
+
+
+def drop_scope(conn: Connection, scope: Scope) -> None:
+    """Delete every entry of a pod or inbox being deleted, so an inbox created again at the same address
+    does not inherit its predecessor's lists."""
+    conn.execute(delete(list_entries).where(list_entries.c.scope == _scope_key(scope)))
 
 
 def _scopes(inbox_id: str, pod_id: str) -> list[str]:

@@ -10,7 +10,9 @@ from sqlalchemy import Connection, delete, exists, insert, select
 from .._clock import to_datetime
 from ..errors import ConflictError, NotFoundError
 from ..models import ListPodsResponse, Pod
+from . import lists
 from .pagination import fetch_page
+from .scopes import Scope
 from .tables import inboxes, pods
 
 __all__ = ["create_pod", "default_pod_id", "delete_pod", "get_pod", "list_pods"]
@@ -91,4 +93,5 @@ def delete_pod(conn: Connection, pod_id: str) -> None:
         raise ConflictError("the default pod cannot be deleted", code="cannot_delete")
     if conn.execute(select(exists().where(inboxes.c.pod_id == pod_id))).scalar():
         raise ConflictError(f"pod {pod_id!r} still has inboxes; delete them first", code="cannot_delete")
+    lists.drop_scope(conn, Scope(pod_id=pod_id))
     conn.execute(delete(pods).where(pods.c.pod_id == pod_id))
