@@ -11,7 +11,7 @@ import pytest
 from helpers import serving
 from sqlalchemy import func, select
 
-from agentinbox import AsyncAgentInbox
+from agentinbox import AgentInbox, AsyncAgentInbox
 from agentinbox._clock import ManualClock
 from agentinbox.errors import MessageRejectedError, NotFoundError, ValidationError
 from agentinbox.models import ListEntry, ListListEntriesResponse, PodListEntry, PodListListEntriesResponse
@@ -368,3 +368,18 @@ async def test_smtp_submission_to_a_blocked_recipient_is_refused(
             smtp.close()
         assert caught.value.code == 552
         assert await stored_count(server) == 0
+
+
+def test_the_sync_client_has_the_same_namespaces(database_url: str) -> None:
+    with AgentInbox(database_url=database_url, default_domain="agents.test") as client:
+        inbox = client.inboxes.create(username="agent")
+        entry = client.inboxes.lists.create(
+            inbox_id=inbox.inbox_id, direction="receive", type="block", entry="bad.example"
+        )
+        assert isinstance(entry, PodListEntry) and entry.inbox_id == inbox.inbox_id
+        assert client.pods.lists.list(pod_id=inbox.pod_id, direction="receive", type="block").count == 0
+        assert client.lists.create(direction="send", type="block", entry="x@y.example").entry_type == "email"
+        [message] = client.deliver(raw("m@bad.example"), rcpt_to=[inbox.inbox_id])
+        assert "blocked" in message.labels
+        with pytest.raises(MessageRejectedError):
+            client.inboxes.messages.send(inbox_id=inbox.inbox_id, to="x@y.example", subject="s", text="t")
