@@ -12,6 +12,7 @@ from .._clock import from_datetime
 from ..errors import ValidationError
 from ..pipeline.context import Context
 from ..store import inboxes, pods
+from ..store.scopes import Scope
 
 if TYPE_CHECKING:
     from ..client import AsyncAgentInbox
@@ -122,3 +123,12 @@ def in_pod(fn: Callable[..., T], pod_id: str) -> Callable[[Connection], T]:
         return fn(conn, *args, **kwargs)
 
     return run
+
+
+def in_scope(fn: Callable[..., T], scope: Scope) -> Callable[..., T]:
+    """``fn`` run after checking the inbox or pod of ``scope`` exists (as is for the organization)."""
+    if scope.inbox_id is not None:
+        return in_inbox(fn, scope.inbox_id)
+    if scope.pod_id is not None:
+        return in_pod(fn, scope.pod_id)
+    return fn

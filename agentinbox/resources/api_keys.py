@@ -6,7 +6,7 @@ pod (with its inboxes) or one inbox. Its secret is returned once, by ``create``;
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from ..models import ApiKeyPermissions, BearerApiKey, CreateApiKeyResponse, List
 from ..store import api_keys, inboxes, pods
 from ..store.pagination import clamp_limit
 from ..store.scopes import Scope
-from ._base import Resource, check_bool, check_id, in_inbox, in_pod, no_control_characters, timestamp
+from ._base import Resource, check_bool, check_id, in_scope, no_control_characters, timestamp
 
 __all__ = ["ApiKeys", "InboxApiKeys", "PodApiKeys"]
 
@@ -114,13 +114,8 @@ class _ApiKeyOperations(Resource):
     async def _list(
         self, scope: Scope, *, limit: int | None, page_token: str | None, ascending: bool | None
     ) -> ListApiKeysResponse:
-        run: Callable[..., ListApiKeysResponse] = api_keys.list_api_keys
-        if scope.inbox_id is not None:
-            run = in_inbox(run, scope.inbox_id)
-        elif scope.pod_id is not None:
-            run = in_pod(run, scope.pod_id)
         return await self._read(
-            run,
+            in_scope(api_keys.list_api_keys, scope),
             scope,
             limit=clamp_limit(limit),
             page_token=page_token,

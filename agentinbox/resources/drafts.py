@@ -14,7 +14,7 @@ from ..store import drafts
 from ..store.messages import attachment_content
 from ..store.pagination import clamp_limit
 from ..store.scopes import Scope
-from ._base import Resource, check_bool, check_client_id, check_id, in_inbox, in_pod, timestamp
+from ._base import Resource, check_bool, check_client_id, check_id, in_scope, timestamp
 
 __all__ = ["Drafts", "InboxDrafts", "PodDrafts"]
 
@@ -31,13 +31,8 @@ class _DraftReads(Resource):
         before: datetime | None,
         after: datetime | None,
     ) -> ListDraftsResponse:
-        fn: Any = drafts.list_drafts
-        if scope.inbox_id is not None:
-            fn = in_inbox(fn, scope.inbox_id)
-        elif scope.pod_id is not None:
-            fn = in_pod(fn, scope.pod_id)
         return await self._read(
-            fn,
+            in_scope(drafts.list_drafts, scope),
             scope,
             labels=normalize_labels(labels),
             before=timestamp(before, "before"),

@@ -18,7 +18,7 @@ from ..models import (
 from ..store import search, thread_messages, threads
 from ..store.pagination import clamp_limit
 from ..store.scopes import Scope
-from ._base import Resource, check_bool, check_id, in_inbox, in_pod, strings, timestamp
+from ._base import Resource, check_bool, check_id, in_scope, strings, timestamp
 
 __all__ = ["InboxThreads", "PodThreads", "Threads"]
 
@@ -46,7 +46,7 @@ class _ThreadOperations(Resource):
             },
         )
         return await self._read(
-            _guard(threads.list_threads, scope),
+            in_scope(threads.list_threads, scope),
             scope,
             flt,
             limit=clamp_limit(limit),
@@ -76,7 +76,7 @@ class _ThreadOperations(Resource):
         after: datetime | None,
     ) -> SearchThreadsResponse:
         return await self._read(
-            _guard(search.search_threads, scope),
+            in_scope(search.search_threads, scope),
             scope,
             q,
             limit=clamp_limit(limit),
@@ -117,14 +117,6 @@ class _ThreadOperations(Resource):
             check_id(thread_id, "thread_id"),
             check_id(attachment_id, "attachment_id"),
         )
-
-
-def _guard(fn: Any, scope: Scope) -> Any:
-    if scope.inbox_id is not None:
-        return in_inbox(fn, scope.inbox_id)
-    if scope.pod_id is not None:
-        return in_pod(fn, scope.pod_id)
-    return fn
 
 
 class InboxThreads(_ThreadOperations):

@@ -7,7 +7,7 @@ webhook's ``secret`` the way Svix signs. Custom ``headers`` are sent with every 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from ..errors import ValidationError
 from ..events.bus import EVENT_TYPES
@@ -17,7 +17,7 @@ from ..models import ListWebhooksResponse, Webhook
 from ..store import webhooks
 from ..store.pagination import clamp_limit
 from ..store.scopes import Scope
-from ._base import Resource, check_bool, check_client_id, check_id, in_inbox, in_pod
+from ._base import Resource, check_bool, check_client_id, check_id, in_scope
 
 __all__ = ["InboxWebhooks", "PodWebhooks", "Webhooks"]
 
@@ -137,13 +137,8 @@ class _WebhookOperations(Resource):
     async def _list(
         self, scope: Scope, *, limit: int | None, page_token: str | None, ascending: bool | None
     ) -> ListWebhooksResponse:
-        run: Callable[..., ListWebhooksResponse] = webhooks.list_webhooks
-        if scope.inbox_id is not None:
-            run = in_inbox(run, scope.inbox_id)
-        elif scope.pod_id is not None:
-            run = in_pod(run, scope.pod_id)
         return await self._read(
-            run,
+            in_scope(webhooks.list_webhooks, scope),
             scope,
             limit=clamp_limit(limit),
             page_token=page_token,
