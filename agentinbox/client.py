@@ -24,6 +24,7 @@ from .events.consumers import Consumer, Consumers, Start
 from .events.webhooks import WebhookDispatcher
 from .models import FailedEvent, Message
 from .pipeline import inbound
+from .pipeline.checks import build_checks, own_domains_of
 from .pipeline.context import Context
 from .pipeline.delivery_worker import DeliveryWorker
 from .pipeline.receiving import Receiving
@@ -116,6 +117,7 @@ class AsyncAgentInbox:
                     await db.close()
                     raise
                 self._opened = Context(db=db, settings=self.settings, clock=self._clock)
+                self._opened.checks = build_checks(self.settings, own_domains_of(db, self.settings))
                 await self._bus.open(db)
                 self._consumers.open(db)  # before the bus dispatches: "now" is the newest id
                 if db.dialect == "postgresql":
@@ -197,14 +199,26 @@ class AsyncAgentInbox:
         return self._submission.address if self._submission is not None else None
 
     async def deliver(
-        self, raw: bytes, mail_from: str | None = None, rcpt_to: Sequence[str] | None = None
+        self,
+        raw: bytes,
+        mail_from: str | None = None,
+        rcpt_to: Sequence[str] | None = None,
+        *,
+        client_ip: str | None = None,
+        helo: str | None = None,
     ) -> list[Message]:
         """Run a raw RFC 5322 message through the inbound pipeline, as if it arrived over SMTP.
 
         ``rcpt_to`` names the inboxes it is for (each must exist); without it, the message goes to the
-        inboxes among its To, Cc, Delivered-To and X-Original-To addresses. Returns one stored copy per inbox.
+        inboxes among its To, Cc, Delivered-To and X-Original-To addresses. ``client_ip`` and ``helo`` name
+        the SMTP client that handed it over, when it came from another MTA, so SPF can be checked; without
+        them the message counts as handed over locally and is not authenticated. Returns one stored copy per
+        inbox.
         """
-        return await inbound.deliver(await self._context(), raw, mail_from=mail_from, rcpt_to=rcpt_to)
+        ctx = await self._context()
+        return await inbound.deliver(
+            ctx, raw, mail_from=mail_from, rcpt_to=rcpt_to, client_ip=client_ip, helo=helo
+        )
 
     def on(
         self,
@@ -501,10 +515,18 @@ class AgentInbox:
         return self._async.submission_address
 
     def deliver(
-        self, raw: bytes, mail_from: str | None = None, rcpt_to: Sequence[str] | None = None
+        self,
+        raw: bytes,
+        mail_from: str | None = None,
+        rcpt_to: Sequence[str] | None = None,
+        *,
+        client_ip: str | None = None,
+        helo: str | None = None,
     ) -> list[Message]:
         """Run a raw RFC 5322 message through the inbound pipeline (see ``AsyncAgentInbox.deliver``)."""
-        return self._portal.call(self._async.deliver(raw, mail_from=mail_from, rcpt_to=rcpt_to))
+        return self._portal.call(
+            self._async.deliver(raw, mail_from=mail_from, rcpt_to=rcpt_to, client_ip=client_ip, helo=helo)
+        )
 
     def on(
         self,

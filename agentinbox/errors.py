@@ -9,6 +9,8 @@ codes of AgentMail's API) and a message a person can act on::
     ├── ConflictError            code "conflict"           an idempotency key reused for another request
     ├── UnprocessableError       code "unprocessable"      well-formed but impossible (no recipients, taken name)
     ├── MessageRejectedError     code "message_rejected"   a send refused by policy or size
+    ├── ForbiddenError           code "forbidden"          outside the API key's scope, or withheld content
+    ├── RateLimitError           code "rate_limit_exceeded" a send over an inbox's rate or a domain's warm-up cap
     └── WaitTimeoutError         code "timeout"            nothing arrived in time (also a TimeoutError)
 
 Lower-layer errors (SQLAlchemy, the email package) are mapped to these at the boundary with ``raise … from``.
@@ -21,8 +23,10 @@ from typing import Any
 __all__ = [
     "AgentInboxError",
     "ConflictError",
+    "ForbiddenError",
     "MessageRejectedError",
     "NotFoundError",
+    "RateLimitError",
     "UnprocessableError",
     "ValidationError",
     "WaitTimeoutError",
@@ -92,6 +96,26 @@ class MessageRejectedError(AgentInboxError):
 
     code = "message_rejected"
     name = "MessageRejectedError"
+
+
+class ForbiddenError(AgentInboxError):
+    """Not allowed: the resource lies outside the client's API key scope, or its content is withheld (an
+    attachment of a message found infected)."""
+
+    code = "forbidden"
+    name = "ForbiddenError"
+
+
+class RateLimitError(AgentInboxError):
+    """A send over a limit: the inbox's send rate, or the daily cap of a domain still warming up."""
+
+    code = "rate_limit_exceeded"
+    name = "RateLimitError"
+
+    def __init__(self, message: str, *, retry_after: float | None = None):
+        super().__init__(message)
+        #: Seconds until a send may succeed again, when known.
+        self.retry_after = retry_after
 
 
 class WaitTimeoutError(AgentInboxError, TimeoutError):

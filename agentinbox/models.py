@@ -11,6 +11,7 @@ __all__ = [
     "ApiKeyPermissions",
     "Attachment",
     "AttachmentResponse",
+    "Authentication",
     "BatchGetMessagesResponse",
     "BatchUpdateMessagesResponse",
     "BearerApiKey",
@@ -54,11 +55,14 @@ __all__ = [
     "SearchMessagesResponse",
     "SearchThreadsResponse",
     "SendMessageResponse",
+    "SpamCheck",
     "Thread",
     "ThreadItem",
     "UpdateMessageResponse",
     "UpdateThreadResponse",
     "VerificationRecord",
+    "VirusCheck",
+    "VirusFinding",
     "Webhook",
 ]
 
@@ -133,12 +137,75 @@ class MessageItem(Model):
     created_at: datetime
 
 
+class Authentication(Model):
+    """What SPF, DKIM and DMARC said about a received message (RFC 8601 result words), and the
+    ``Authentication-Results`` header value recorded on it."""
+
+    #: pass, fail, softfail, neutral, none, temperror or permerror.
+    spf: str
+    #: The domain SPF vouched for or not: the envelope sender's, else the HELO name's.
+    spf_domain: str | None = None
+    #: pass when a signature verified, fail when all failed, none when unsigned (or temperror/permerror).
+    dkim: str
+    #: The ``d=`` domains of the signatures that verified.
+    dkim_domains: list[str] = Field(default_factory=list)
+    #: pass, fail, none (no policy published), temperror or permerror.
+    dmarc: str
+    #: The policy the From domain publishes (none, quarantine or reject), when it publishes one.
+    dmarc_policy: str | None = None
+    #: The domain of the From header, whose policy DMARC applied.
+    from_domain: str | None = None
+    #: The ``Authentication-Results`` header value prepended to the stored message.
+    header: str
+
+
+class SpamCheck(Model):
+    """The spam scanner's verdict on a received message."""
+
+    #: Which scanner judged: ``builtin``, ``spamd`` or ``rspamd``.
+    scanner: str
+    spam: bool
+    score: float
+    #: The score at or above which a message counts as spam.
+    threshold: float
+    #: The rules (or symbols) that matched.
+    rules: list[str] = Field(default_factory=list)
+    #: Why the scanner could not judge, when it could not (the message is then not labelled spam).
+    error: str | None = None
+
+
+class VirusFinding(Model):
+    """One reason a received message counts as infected."""
+
+    #: The signature or rule name, e.g. ``Eicar-Test-Signature`` or ``executable``.
+    name: str
+    #: What was found, in words.
+    reason: str
+    #: The attachment it was found in, or None for the message as a whole.
+    attachment_id: str | None = None
+    filename: str | None = None
+
+
+class VirusCheck(Model):
+    """The virus scanner's verdict on a received message; an infected one's attachments are withheld."""
+
+    scanner: str
+    infected: bool
+    findings: list[VirusFinding] = Field(default_factory=list)
+    #: Why the scanner could not judge, when it could not.
+    error: str | None = None
+
+
 class Message(MessageItem):
     reply_to: list[str] | None = None
     text: str | None = None
     html: str | None = None
     extracted_text: str | None = None
     extracted_html: str | None = None
+    #: Received mail only: the authentication, spam and virus checks it went through (None when not run).
+    authentication: Authentication | None = None
+    spam: SpamCheck | None = None
+    virus: VirusCheck | None = None
 
 
 class SearchHighlights(Model):

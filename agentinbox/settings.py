@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     smtp_data_timeout: float = Field(default=600, gt=0)
     #: Largest raw message accepted or sent, in bytes (AgentMail limits a send request to about 6 MB).
     max_message_size: int = Field(default=25 * 1024 * 1024, gt=0)
+    #: The organization API key: full access, and the SMTP submission password for any inbox.
     api_key: str = ""
     #: Port of the recipients' mail servers when delivering direct to MX (25; tests use loopback peers).
     delivery_port: int = Field(default=25, ge=1, le=65535)
@@ -69,3 +70,25 @@ class Settings(BaseSettings):
     webhook_concurrency: int = Field(default=10, gt=0)
     #: A webhook whose deliveries failed this many times in a row (each retry counts) is disabled.
     webhook_disable_after: int = Field(default=50, gt=0)
+    #: Check SPF, DKIM and DMARC on received mail, record them in an ``Authentication-Results`` header and
+    #: label failures ``unauthenticated``.
+    inbound_authentication: bool = True
+    #: Networks whose mail is not authenticated (as OpenDMARC's IgnoreHosts): local programs and relays
+    #: you run. Mail handed to ``deliver()`` without a ``client_ip`` counts as local too.
+    trusted_networks: list[str] = Field(default_factory=lambda: ["127.0.0.0/8", "::1/128"])
+    #: The name this server signs its ``Authentication-Results`` with (default: ``hostname``, else
+    #: ``default_domain``).
+    authserv_id: str = ""
+    #: The spam scanner: ``builtin`` (GTUBE, authentication failures and a scored rule set),
+    #: ``spamd://host:port`` (SpamAssassin), ``rspamd://host:port`` (rspamd's normal worker) or ``none``.
+    spam_scanner: str = "builtin"
+    #: The score at or above which the built-in scanner calls a message spam (spamd and rspamd decide
+    #: with their own configuration).
+    spam_threshold: float = Field(default=5.0, gt=0)
+    #: The virus scanner: ``builtin`` (EICAR, executables, macro-enabled documents, archive limits),
+    #: ``clamd://host:port`` or ``clamd:///path/to/clamd.sock`` (ClamAV, in addition to the built-in
+    #: checks) or ``none``.
+    virus_scanner: str = "builtin"
+    #: Seconds one inbound check may take on one message; a check that runs over records an error on the
+    #: message, which is then stored unlabelled by it.
+    check_timeout: float = Field(default=20, gt=0)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._clock import Clock
+from ..security.inspection import Check
 from ..settings import Settings
 from ..store.database import Database
 from .classify import Classifier
@@ -31,3 +32,6 @@ class Context:
     #: The verdict step of inbound mail: each may label a message spam, blocked or unauthenticated before
     #: it is stored (see :mod:`agentinbox.pipeline.classify`). By default the allow/block lists only.
     classifiers: list[Classifier] = field(default_factory=lambda: [list_classifier])
+    #: The inbound checks run before classification: authentication, spam and virus scanning (see
+    #: :mod:`agentinbox.pipeline.checks`); the client builds them from the settings.
+    checks: list[Check] = field(default_factory=list)

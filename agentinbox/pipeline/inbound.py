@@ -11,6 +11,7 @@ transaction, bounce or mark ``complained`` the sent message they report on.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -27,15 +28,17 @@ from ..mail.extract import extract_reply, make_preview
 from ..mail.parse import ParsedAttachment, ParsedMessage, parse_message
 from ..mail.threading import normalize_subject, thread_keys
 from ..models import Message
+from ..security.inspection import Finding, Inspection
 from ..store import blobs, events, inboxes, messages, threads
 from ..store.messages import NewMessage
 from ..store.scopes import Scope
+from .checks import checked, run_checks, with_headers
 from .classify import Arrival, Classifier, classify, received_event_type
 from .complaints import apply_complaint
 from .context import Context
 from .delivery import apply_report
 
-__all__ = ["Prepared", "deliver", "file_message", "prepare", "store_received"]
+__all__ = ["Prepared", "deliver", "file_message", "inspect", "prepare", "store_received"]
 
 # Characters a message_id used in API paths must not contain (AgentMail §1.5).
 _UNSAFE_ID = re.compile(r"[%/?#\s]")
@@ -71,6 +74,46 @@ def prepare(raw: bytes, *, extracted: tuple[str | None, str | None] | None = Non
         # AgentMail takes the preview from the text part only; HTML-only mail has none.
         preview=make_preview(extracted_text or parsed.text, None),
     )
+
+
+async def inspect(
+    ctx: Context,
+    prepared: Prepared,
+    *,
+    mail_from: str | None = None,
+    client_ip: str | None = None,
+    helo: str | None = None,
+) -> Finding:
+    """Run the inbound checks (``ctx.checks``) on ``prepared`` and prepend the trace headers they give to
+    its bytes; returns what they found, for ``store_received``."""
+    inspection = Inspection(
+        prepared.raw, prepared.parsed, mail_from=mail_from, client_ip=client_ip, helo=helo
+    )
+    finding = await run_checks(ctx.checks, inspection, seconds=ctx.settings.check_timeout)
+    if finding.headers:
+        prepared.raw, prepared.sha256 = with_headers(prepared.raw, prepared.parsed, finding.headers)
+    return finding
+
+
+def _verdicts(finding: Finding | None, attachments: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The verdicts stored with one copy, virus findings naming the attachment they were found in."""
+    if finding is None:
+        return None
+    verdicts = checked(finding)
+    if verdicts is None:
+        return None
+    virus = verdicts.get("virus")
+    if virus and virus.get("findings"):
+        findings = []
+        for found in virus["findings"]:
+            found = dict(found)
+            index = found.pop("attachment_index", None)
+            if isinstance(index, int) and 0 <= index < len(attachments):
+                found["attachment_id"] = attachments[index]["attachment_id"]
+                found.setdefault("filename", attachments[index]["filename"])
+            findings.append(found)
+        verdicts = {**verdicts, "virus": {**virus, "findings": findings}}
+    return verdicts
 
 
 def public_message_id(rfc_message_id: str | None, *, sha256: str, domain: str) -> str:
@@ -132,12 +175,14 @@ def store_received(
     timestamp: int | None = None,
     classifiers: Sequence[Classifier] = (),
     mail_from: str | None = None,
+    finding: Finding | None = None,
 ) -> list[Message]:
     """Store ``prepared`` in each recipient inbox (inbox_id → pod_id); a redelivery is not stored twice.
 
     ``timestamp`` is the message's time when the caller knows it exactly (local delivery); otherwise the
     Date header decides, with its one-second resolution. ``classifiers`` label each copy before it is
-    stored; ``mail_from`` is the envelope sender they see, when known.
+    stored; ``mail_from`` is the envelope sender they see, when known. ``finding`` is what the inbound
+    checks found (see ``inspect``): its labels and verdicts go on every copy.
     """
     parsed = prepared.parsed
     stored: list[Message] = []
@@ -175,6 +220,9 @@ def store_received(
             known=known,
         )
         labels = ["received", "unread", *verdict]
+        if finding is not None:
+            labels.extend(label for label in finding.labels if label not in labels)
+        attachments = store_attachments(conn, parsed.attachments)
         new = NewMessage(
             inbox_id=inbox_id,
             pod_id=pod_id,
@@ -192,7 +240,7 @@ def store_received(
             in_reply_to=parsed.in_reply_to,
             references=parsed.references,
             headers=parsed.headers,
-            attachments=store_attachments(conn, parsed.attachments),
+            attachments=attachments,
             size=len(prepared.raw),
             raw_sha256=blobs.put_blob(conn, prepared.raw, prepared.sha256),
             timestamp=when,
@@ -200,6 +248,7 @@ def store_received(
             html=parsed.html,
             extracted_text=prepared.extracted_text,
             extracted_html=prepared.extracted_html,
+            checks=_verdicts(finding, attachments),
         )
         file_message(conn, new, thread_id=thread_id, keys=keys, known=known, subject_key=subject_key, now=now)
         message = messages.new_message_model(new, now=now)
@@ -315,11 +364,37 @@ def _check_envelope(raw: object, mail_from: object, rcpt_to: object) -> list[str
     return result
 
 
+def _check_client(client_ip: object, helo: object) -> tuple[str | None, str | None]:
+    if client_ip is not None:
+        if not isinstance(client_ip, str):
+            raise ValidationError("client_ip must be an IP address string or None", path=["client_ip"])
+        try:
+            client_ip = str(ipaddress.ip_address(client_ip.strip()))
+        except ValueError:
+            raise ValidationError(
+                f"client_ip {client_ip!r} is not an IP address", path=["client_ip"]
+            ) from None
+    if helo is not None and (not isinstance(helo, str) or any(ch in helo for ch in "\x00\r\n")):
+        raise ValidationError("helo must be a host name string without line breaks", path=["helo"])
+    return client_ip, helo
+
+
 async def deliver(
-    ctx: Context, raw: bytes, *, mail_from: str | None = None, rcpt_to: Sequence[str] | None = None
+    ctx: Context,
+    raw: bytes,
+    *,
+    mail_from: str | None = None,
+    rcpt_to: Sequence[str] | None = None,
+    client_ip: str | None = None,
+    helo: str | None = None,
 ) -> list[Message]:
-    """Run a raw message through the inbound pipeline; returns the stored copies, one per inbox."""
+    """Run a raw message through the inbound pipeline; returns the stored copies, one per inbox.
+
+    ``client_ip`` and ``helo`` say which SMTP client handed the message over, when another MTA did: SPF
+    checks them. Without them the message counts as handed over locally.
+    """
     recipients_given = _check_envelope(raw, mail_from, rcpt_to)
+    client_ip, helo = _check_client(client_ip, helo)
     raw = bytes(raw)
     if len(raw) > ctx.settings.max_message_size:
         raise MessageRejectedError(
@@ -328,6 +403,7 @@ async def deliver(
         )
     prepared = prepare(raw)
     window = ctx.settings.subject_threading_window
+    finding = await inspect(ctx, prepared, mail_from=mail_from, client_ip=client_ip, helo=helo)
 
     def run(conn: Connection) -> list[Message]:
         recipients = resolve_recipients(conn, recipients_given, prepared.parsed)
@@ -339,6 +415,7 @@ async def deliver(
             subject_window=window,
             classifiers=ctx.classifiers,
             mail_from=mail_from,
+            finding=finding,
         )
 
     return await ctx.db.write(run)

@@ -15,6 +15,7 @@ import sys
 from .._clock import Clock
 from ..settings import Settings
 from ..store.database import Database
+from .checks import build_checks, own_domains_of
 from .context import Context
 from .inbound_worker import InboundWorker
 
@@ -38,9 +39,9 @@ async def _child() -> int:
     settings = Settings(**setup["settings"])
     index, count = setup["shard"]
     db = Database(settings.database_url)
-    worker = InboundWorker(
-        Context(db=db, settings=settings, clock=Clock()), shard=(index, count), batch=_BATCH
-    )
+    ctx = Context(db=db, settings=settings, clock=Clock())
+    ctx.checks = build_checks(settings, own_domains_of(db, settings))
+    worker = InboundWorker(ctx, shard=(index, count), batch=_BATCH)
     try:
         worker.start()
         while await reader.read(4096):

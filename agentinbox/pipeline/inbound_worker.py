@@ -25,12 +25,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from .._clock import Clock
+from ..security.inspection import Finding
 from ..store import inbound_queue, inboxes
 from ..store.blobs import release_blobs
 from .background import BackgroundWorker
 from .classify import Classifier
 from .context import Context
-from .inbound import Prepared, prepare, store_received
+from .inbound import Prepared, inspect, prepare, store_received
 
 __all__ = ["InboundWorker"]
 
@@ -39,6 +40,7 @@ logger = logging.getLogger("agentinbox.inbound")
 # Messages per transaction: large enough that commits and thread hops are shared, small enough that the
 # writer is not held for long while the receiver waits to queue the next message.
 _BATCH = 32
+_CHECK_CONCURRENCY = 16  # messages of a batch checked at once (a scanner daemon sees at most this many)
 _POLL_SECONDS = 5.0
 # Under heavy load (at least _GATHER_RATE messages/s processed over the last _RATE_SECONDS), a wake waits
 # _GATHER_SECONDS for more mail: fewer, fuller batches leave the receiver on the same event loop more of the
@@ -67,6 +69,9 @@ class _Entry:
     prepared: Prepared | None = None
     error: BaseException | None = None
     mail_from: str | None = None
+    client_ip: str | None = None
+    helo: str | None = None
+    finding: Finding | None = None
 
 
 class InboundWorker(BackgroundWorker):
@@ -154,6 +159,7 @@ class InboundWorker(BackgroundWorker):
         # Parsing and reply extraction are CPU work: a thread keeps the event loop (and the SMTP sessions
         # it serves) responsive meanwhile.
         await asyncio.to_thread(_prepare_all, entries)
+        await self._inspect_all(entries)
         window = ctx.settings.subject_threading_window
         try:
             await ctx.db.write(
@@ -166,6 +172,29 @@ class InboundWorker(BackgroundWorker):
             for entry in entries:
                 await self._store_alone(entry, window)
         return len(entries)
+
+    async def _inspect_all(self, entries: list[_Entry]) -> None:
+        """Run the inbound checks on each parsed entry, several at a time (they mostly wait on I/O)."""
+        ctx = self._ctx
+        if not ctx.checks:
+            return
+        limit = asyncio.Semaphore(_CHECK_CONCURRENCY)
+
+        async def one(entry: _Entry) -> None:
+            assert entry.prepared is not None
+            async with limit:
+                try:
+                    entry.finding = await inspect(
+                        ctx,
+                        entry.prepared,
+                        mail_from=entry.mail_from,
+                        client_ip=entry.client_ip,
+                        helo=entry.helo,
+                    )
+                except Exception as exc:  # a check's bug (a bad label): the message waits for a fix
+                    entry.error = exc
+
+        await asyncio.gather(*(one(entry) for entry in entries if entry.error is None))
 
     async def _store_alone(self, entry: _Entry, window: int) -> None:
         """Store one message in a transaction of its own, or postpone it."""
@@ -211,7 +240,15 @@ def _claim_due(
 
 def _entry(row: Any, raw: bytes) -> _Entry:
     return _Entry(
-        row.id, row.raw_sha256, row.received_at, list(row.rcpt_to), row.attempts, raw, mail_from=row.mail_from
+        row.id,
+        row.raw_sha256,
+        row.received_at,
+        list(row.rcpt_to),
+        row.attempts,
+        raw,
+        mail_from=row.mail_from,
+        client_ip=row.client_ip,
+        helo=row.helo,
     )
 
 
@@ -260,6 +297,7 @@ def _store_batch(
                 subject_window=subject_window,
                 classifiers=classifiers,
                 mail_from=entry.mail_from,
+                finding=entry.finding,
             )
     # The queue's references go only now, so a raw blob the stored messages share is kept, not re-created.
     release_blobs(conn, taken.values())

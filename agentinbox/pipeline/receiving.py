@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 
 from ..mail.addresses import address_key
-from ..smtp.receiver import SMTPReceiver
+from ..smtp.receiver import Client, SMTPReceiver
 from ..store import inbound_queue, inboxes
 from .context import Context
 from .inbound_processes import InboundProcesses
@@ -71,11 +71,16 @@ class Receiving:
             return f"550 5.1.1 <{key}>: no such inbox here"
         return f"550 5.7.1 <{key}>: relaying denied, {domain} is not a domain of this server"
 
-    async def accept(self, raw: bytes, mail_from: str | None, rcpt_to: Sequence[str]) -> None:
+    async def accept(
+        self, raw: bytes, mail_from: str | None, rcpt_to: Sequence[str], client: Client | None = None
+    ) -> None:
         """Commit an accepted message to the inbound queue, then wake the worker; raises if that failed."""
         recipients = [address_key(a) for a in rcpt_to]
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((inbound_queue.Accepted(raw, mail_from, recipients), done))
+        ip, helo = (client.ip, client.helo) if client is not None else (None, None)
+        self._pending.append(
+            (inbound_queue.Accepted(raw, mail_from, recipients, ip, helo[:255] if helo else None), done)
+        )
         if self._committing is None:
             self._committing = asyncio.create_task(self._commit_pending(), name="agentinbox-accept")
         await done

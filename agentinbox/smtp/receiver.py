@@ -9,15 +9,16 @@ returns does the client get 250, and if it fails the client gets 451 and tries a
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Unpack
+from typing import NamedTuple, Unpack
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from .hooks import add_recipient, message_bytes, store_shielded
 from .protocol import MAX_RECIPIENTS, ListenerOptions, ReceiverLimits, SMTPListener
 
-__all__ = ["InboxHandler", "ReceiverLimits", "SMTPReceiver", "parse_listen"]
+__all__ = ["Client", "InboxHandler", "ReceiverLimits", "SMTPReceiver", "parse_listen"]
 
 # Per-session command budgets (aiosmtpd counts calls per command; "*" is every other command). Generous
 # for mail commands, so one connection can carry thousands of messages, tight for the rest.
@@ -34,8 +35,16 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 #: Decides one recipient: None accepts it, a string is the SMTP reply that refuses it.
 CheckRecipient = Callable[[str], Awaitable[str | None]]
-#: Makes one message durable: raw bytes, envelope sender, envelope recipients.
-Accept = Callable[[bytes, str | None, Sequence[str]], Awaitable[None]]
+#: Makes one message durable: raw bytes, envelope sender, envelope recipients, and the client that
+#: handed it over (its IP address and HELO name), as ``client``.
+Accept = Callable[[bytes, str | None, Sequence[str], "Client"], Awaitable[None]]
+
+
+class Client(NamedTuple):
+    """The SMTP client a message came from: its address and the name it gave in HELO/EHLO."""
+
+    ip: str | None
+    helo: str | None
 
 
 class InboxHandler:
@@ -58,12 +67,27 @@ class InboxHandler:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         mail_from = envelope.mail_from if envelope.mail_from not in (None, "") else None
         # The pipeline recognises a second copy (sent again after a lost 250) by its content.
-        accepted = self._accepted(message_bytes(envelope), mail_from, list(envelope.rcpt_tos))
+        client = Client(_peer_ip(session.peer), session.host_name or None)
+        accepted = self._accepted(message_bytes(envelope), mail_from, list(envelope.rcpt_tos), client)
         return await store_shielded(accepted, sender=envelope.mail_from)
 
-    async def _accepted(self, raw: bytes, mail_from: str | None, rcpt_to: list[str]) -> str:
-        await self._accept(raw, mail_from, rcpt_to)
+    async def _accepted(self, raw: bytes, mail_from: str | None, rcpt_to: list[str], client: Client) -> str:
+        await self._accept(raw, mail_from, rcpt_to, client)
         return "250 2.0.0 Message accepted"
+
+
+def _peer_ip(peer: object) -> str | None:
+    """The IP address of an aiosmtpd session's peer (a (host, port, ...) tuple for TCP), without an IPv6
+    zone and with an IPv4-mapped IPv6 address given as IPv4."""
+    if not isinstance(peer, tuple) or not peer or not isinstance(peer[0], str):
+        return None
+    try:
+        address = ipaddress.ip_address(peer[0].partition("%")[0])
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 class SMTPReceiver(SMTPListener):

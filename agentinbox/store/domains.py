@@ -28,6 +28,7 @@ __all__ = [
     "domain_by_client_id",
     "domain_exists",
     "domain_keys_of",
+    "domain_names",
     "get_domain",
     "list_domains",
     "require_new_domain",
@@ -138,6 +139,11 @@ def create_domain(
         now=now,
     )
     return get_domain(conn, domain_id)
+
+
+def domain_names(conn: Connection) -> set[str]:
+    """The names of every custom domain, verified or not (mail claiming them must authenticate)."""
+    return {row.domain_id for row in conn.execute(select(domains.c.domain_id))}
 
 
 def get_domain(conn: Connection, domain_id: str) -> Domain:

@@ -31,11 +31,13 @@ __all__ = [
 
 
 class Accepted(NamedTuple):
-    """A message accepted over SMTP: its raw bytes and envelope."""
+    """A message accepted over SMTP: its raw bytes and envelope, and the client that handed it over."""
 
     raw: bytes
     mail_from: str | None
     rcpt_to: Sequence[str]
+    client_ip: str | None = None
+    helo: str | None = None
 
 
 def enqueue(conn: Connection, raw: bytes, *, mail_from: str | None, rcpt_to: Sequence[str], now: int) -> int:
@@ -61,6 +63,8 @@ def enqueue_many(conn: Connection, messages: Sequence[Accepted], *, now: int) ->
             "raw_sha256": put_blob(conn, message.raw),
             "mail_from": message.mail_from,
             "rcpt_to": list(message.rcpt_to),
+            "client_ip": message.client_ip,
+            "helo": message.helo,
             "received_at": now,
             "attempts": 0,
             "next_attempt_at": now,

@@ -6,18 +6,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
 
 from .._clock import to_datetime
-from ..errors import NotFoundError, ValidationError
+from ..errors import ForbiddenError, NotFoundError, ValidationError
 from ..models import (
     Attachment,
     AttachmentResponse,
+    Authentication,
     ListMessagesResponse,
     Message,
     MessageItem,
     RawMessageResponse,
+    SpamCheck,
     UpdateMessageResponse,
+    VirusCheck,
 )
 from . import search
 from .blobs import get_blob, release_blobs
@@ -80,6 +84,8 @@ class NewMessage:
     extracted_text: str | None = None
     extracted_html: str | None = None
     thread_id: str = field(default="")
+    #: Received mail: the verdicts of the inbound checks (see ``agentinbox.pipeline.checks``).
+    checks: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -126,6 +132,7 @@ def insert_message(conn: Connection, msg: NewMessage, *, now: int) -> int:
             "timestamp": msg.timestamp,
             "created_at": now,
             "updated_at": now,
+            "checks": msg.checks,
         },
     )
     pk: int = result.inserted_primary_key[0]  # type: ignore[index]
@@ -208,6 +215,7 @@ def new_message_model(msg: NewMessage, *, now: int) -> Message:
         extracted_html=msg.extracted_html,
         created_at=to_datetime(now),
         updated_at=to_datetime(now),
+        **_check_fields(msg.checks),
     )
 
 
@@ -256,9 +264,37 @@ def full_messages(conn: Connection, rows: Sequence[Any], *, bodies: bool = True)
                 html=body.html if body else None,
                 extracted_text=body.extracted_text if body else None,
                 extracted_html=body.extracted_html if body else None,
+                **_check_fields(row.checks),
             )
         )
     return result
+
+
+def _check_fields(checks: dict[str, Any] | None) -> dict[str, Any]:
+    """The Message fields ``authentication``, ``spam`` and ``virus`` from a stored verdicts column; a
+    verdict that only records a failed check (an ``error`` and nothing else) is left out of the model
+    unless it fits it."""
+    if not checks:
+        return {}
+    fields: dict[str, Any] = {}
+    for name, model in (("authentication", Authentication), ("spam", SpamCheck), ("virus", VirusCheck)):
+        value = checks.get(name)
+        if value:
+            try:
+                fields[name] = model.model_validate(value)
+            except PydanticValidationError:
+                continue
+    return fields
+
+
+def _withheld(row: Any, what: str) -> None:
+    """Raise ForbiddenError when ``row``'s message was found infected: its contents are not served."""
+    virus = (row.checks or {}).get("virus") or {}
+    if virus.get("infected"):
+        names = ", ".join(sorted({f.get("name", "?") for f in virus.get("findings") or []})) or "a virus"
+        raise ForbiddenError(
+            f"the {what} of message {row.message_id!r} is withheld: the virus check found {names}"
+        )
 
 
 def _row(conn: Connection, scope: Scope, message_id: str) -> Any:
@@ -396,6 +432,7 @@ def blob_keys_of_inbox(conn: Connection, inbox_id: str) -> list[str]:
 
 def get_raw(conn: Connection, scope: Scope, message_id: str) -> RawMessageResponse:
     row = _row(conn, scope, message_id)
+    _withheld(row, "raw content")
     content = get_blob(conn, row.raw_sha256)
     if content is None:  # pragma: no cover - a blob is only released with its last message
         raise NotFoundError(f"the raw content of message {message_id!r} is missing")
@@ -423,6 +460,7 @@ def attachment_content(conn: Connection, attachments: list[dict[str, Any]] | Non
 
 def get_attachment(conn: Connection, scope: Scope, message_id: str, attachment_id: str) -> AttachmentResponse:
     row = _row(conn, scope, message_id)
+    _withheld(row, "attachments")
     return attachment_content(conn, row.attachments, attachment_id)
 
 

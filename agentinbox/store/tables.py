@@ -173,6 +173,8 @@ messages = Table(
     Column("timestamp", Time, nullable=False),
     Column("created_at", Time, nullable=False),
     Column("updated_at", Time, nullable=False),
+    # Received mail: {"authentication": …, "spam": …, "virus": …}, the checks it went through.
+    Column("checks", JSON),
     UniqueConstraint("inbox_id", "message_id", name="uq_messages_inbox_message"),
     Index("ix_messages_inbox_ts", "inbox_id", "timestamp", "id"),
     Index("ix_messages_thread_ts", "thread_id", "timestamp", "id"),
@@ -285,6 +287,9 @@ inbound_queue = Table(
     Column("mail_from", Text),
     Column("rcpt_to", JSON, nullable=False),
     Column("received_at", Time, nullable=False),
+    # The SMTP client that handed the message over (its address and HELO name), for SPF.
+    Column("client_ip", String(64)),
+    Column("helo", Text),
     Column("attempts", Integer, nullable=False, default=0),
     Column("next_attempt_at", Time, nullable=False),
     Column("last_error", Text),
