@@ -70,6 +70,8 @@ def test_error_hierarchy_and_codes() -> None:
         "ConflictError": "conflict",
         "UnprocessableError": "unprocessable",
         "MessageRejectedError": "message_rejected",
+        "ForbiddenError": "forbidden",
+        "RateLimitError": "rate_limit_exceeded",
         "WaitTimeoutError": "timeout",
     }
     assert errors.__all__ == sorted(["AgentInboxError", *codes])
