@@ -1,0 +1,509 @@
+"""The built-in spam rules: GTUBE, authentication failures and a small scored set of well-known spam signals.
+
+Pure functions over an ``Inspection``; no I/O. Each rule that matches adds its score, and a message scoring
+at or above the threshold is spam. The rules follow signals SpamAssassin has long scored (shouting
+subjects, lottery, advance-fee and pharmacy phrases, links whose text names another domain, hidden HTML
+text, a From name holding another address...), each weak alone. Only the first few tens of kilobytes of
+each body are read, so a rule pass stays well under a millisecond for ordinary mail.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from email.utils import getaddresses, parseaddr
+from typing import Any
+
+from .inspection import Inspection
+
+__all__ = ["GTUBE", "RULES", "Match", "Rule", "match_rules"]
+
+#: The Generic Test for Unsolicited Bulk Email: a message containing it is spam for every scanner.
+GTUBE = b"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+_RAW_CAP = 512_000  # bytes of the raw message searched for GTUBE
+_TEXT_CAP = 20_000  # characters of the text body the phrase rules read
+_HTML_CAP = 60_000  # characters of the HTML body the HTML rules read
+_MAX_LINKS = 100  # anchors and URLs looked at
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One built-in rule: its name (as reported in ``rules``), its score and what it means."""
+
+    name: str
+    score: float
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A rule that matched one message, with the score it added."""
+
+    name: str
+    score: float
+
+
+def _rules(*rules: Rule) -> dict[str, Rule]:
+    return {rule.name: rule for rule in rules}
+
+
+RULES = _rules(
+    Rule("GTUBE", 1000.0, "the GTUBE test string"),
+    Rule("DMARC_FAIL", 2.5, "DMARC failed for the From domain"),
+    Rule("DMARC_FAIL_REJECT", 1.0, "DMARC failed and the From domain asks for rejection"),
+    Rule("SPF_FAIL", 1.5, "SPF failed"),
+    Rule("SPF_SOFTFAIL", 0.7, "SPF soft-failed"),
+    Rule("DKIM_FAIL", 1.0, "every DKIM signature failed"),
+    Rule("SUBJ_ALL_CAPS", 1.5, "the subject is shouted in capitals"),
+    Rule("SUBJ_SPAM_PHRASE", 1.0, "the subject uses a typical spam phrase or many exclamation marks"),
+    Rule("LOTTERY", 2.0, "lottery or prize-winning phrases"),
+    Rule("ADVANCE_FEE", 2.5, "advance-fee fraud phrases (next of kin, beneficiary, funds transfer)"),
+    Rule("PHARMA", 2.5, "online pharmacy drug names and phrases"),
+    Rule("PHISHING", 2.0, "account suspension, verification and credential phrases"),
+    Rule("CRYPTO_INVEST", 1.5, "crypto investment and guaranteed-profit phrases"),
+    Rule("SEO_OFFER", 1.5, "search-engine-optimisation and web-ranking sales phrases"),
+    Rule("INVOICE_LURE", 1.5, "overdue invoice and payment lures"),
+    Rule("URGENCY", 0.8, "several pressure phrases (act now, last chance, within 24 hours)"),
+    Rule("MARKETING_HYPE", 1.0, "several hard-sell phrases (100% free, risk-free, lowest price)"),
+    Rule("LARGE_MONEY", 1.0, "a large sum of money"),
+    Rule("DEAR_GENERIC", 0.8, "a generic salutation (dear friend, dear customer)"),
+    Rule("CLICK_HERE", 0.5, "asks to click a link"),
+    Rule("LINK_TEXT_MISMATCH", 2.0, "a link's text shows one domain and it points to another"),
+    Rule("URL_SHORTENER", 1.0, "a link through a URL shortener"),
+    Rule("URL_IP_HOST", 1.5, "a link to a bare IP address"),
+    Rule("HTML_ONLY", 0.3, "HTML body without a plain-text alternative"),
+    Rule("HTML_HIDDEN_TEXT", 2.0, "HTML-only mail with text hidden by its style"),
+    Rule("FROM_NAME_OTHER_ADDRESS", 2.5, "the From display name holds another address"),
+    Rule("FREEMAIL_REPLYTO", 1.5, "Reply-To on a free-mail domain differs from From"),
+    Rule("MISSING_DATE", 0.3, "no Date header"),
+    Rule("MISSING_MESSAGE_ID", 0.3, "no Message-ID header"),
+    Rule("BULK_RECIPIENTS", 1.0, "twenty or more visible recipients"),
+    Rule("UNDISCLOSED_RECIPIENTS", 0.5, "no visible recipient"),
+    Rule("BASE64_TEXT", 1.0, "a plain ASCII text body sent base64-encoded"),
+    Rule("ATTACH_HTML", 1.0, "an HTML or SVG file attached"),
+    Rule("ATTACH_EXECUTABLE", 1.5, "an executable or disk image attached"),
+    Rule("ATTACH_DOUBLE_EXT", 2.0, "an attachment name with a document extension before an executable one"),
+)
+
+
+def match_rules(inspection: Inspection) -> list[Match]:
+    """The rules ``inspection`` matches, in the order of ``RULES``."""
+    found: set[str] = set()
+    parsed = inspection.parsed
+    if GTUBE in inspection.raw[:_RAW_CAP]:
+        found.add("GTUBE")
+    found.update(_authentication(inspection.authentication))
+    subject = (parsed.subject or "")[:500]
+    found.update(_subject(subject))
+    text = (parsed.text or "")[:_TEXT_CAP]
+    html = (parsed.html or "")[:_HTML_CAP]
+    body = text if text.strip() else _html_text(html)
+    found.update(_phrases(f"{subject}\n{body}".lower()))
+    found.update(_links(text, html))
+    if html.strip() and not text.strip():
+        found.add("HTML_ONLY")
+        if _HIDDEN.search(html):
+            found.add("HTML_HIDDEN_TEXT")
+    found.update(_addresses(inspection))
+    if _base64_text(inspection.raw[:65_536]) and (text or html).isascii():
+        found.add("BASE64_TEXT")
+    found.update(_attachments([a.filename or "" for a in parsed.attachments[:50]]))
+    return [Match(rule.name, rule.score) for rule in RULES.values() if rule.name in found]
+
+
+# -- authentication -------------------------------------------------------------------------------------
+
+
+def _authentication(verdict: dict[str, Any] | None) -> set[str]:
+    """Failures the authentication check found: each scored, none enough alone."""
+    if not verdict or verdict.get("error"):
+        return set()
+    found = set()
+    if verdict.get("dmarc") == "fail":
+        found.add("DMARC_FAIL")
+        if verdict.get("dmarc_policy") == "reject":
+            found.add("DMARC_FAIL_REJECT")
+    spf = verdict.get("spf")
+    if spf == "fail":
+        found.add("SPF_FAIL")
+    elif spf == "softfail":
+        found.add("SPF_SOFTFAIL")
+    if verdict.get("dkim") == "fail":
+        found.add("DKIM_FAIL")
+    return found
+
+
+# -- subject and phrases --------------------------------------------------------------------------------
+
+_SUBJECT_PHRASES = re.compile(
+    r"\b(?:winner|you(?:'ve| have)? won|congratulations|urgent|act now|limited offer|free gift|cash prize|"
+    r"claim now|guaranteed|risk[- ]free|don'?t miss)\b|100 ?%|!!+|\$\$",
+    re.IGNORECASE,
+)
+
+
+def _subject(subject: str) -> set[str]:
+    found = set()
+    letters = [c for c in subject if c.isalpha()]
+    shouted = len(letters) >= 12 and sum(c.isupper() for c in letters) >= 0.9 * len(letters)
+    if shouted and len(subject.split()) >= 3:
+        found.add("SUBJ_ALL_CAPS")
+    if _SUBJECT_PHRASES.search(subject):
+        found.add("SUBJ_SPAM_PHRASE")
+    return found
+
+
+def _words(*phrases: str) -> re.Pattern[str]:
+    """One pattern for lower-case ``phrases`` (regular expressions), matched on word boundaries."""
+    return re.compile(r"\b(?:" + "|".join(phrases) + r")\b")
+
+
+# (rule, pattern, distinct phrases needed): the phrase rules, matched on the lower-cased subject and body.
+_PHRASES: list[tuple[str, re.Pattern[str], int]] = [
+    (
+        "LOTTERY",
+        _words(
+            "lottery",
+            "lotto",
+            "lucky winner",
+            "winning (?:number|notification|email)",
+            "claim your (?:prize|winnings)",
+            "prize money",
+            "sweepstakes?",
+            "jackpot",
+            "you have (?:won|been selected)",
+            "cash prize",
+        ),
+        1,
+    ),
+    (
+        "ADVANCE_FEE",
+        _words(
+            "next of kin",
+            "beneficiary",
+            "barrister",
+            "consignment",
+            "diplomatic courier",
+            "late client",
+            "transfer (?:the|this) (?:sum|fund|funds)",
+            "(?:million|m) (?:united states|us|u\\.s\\.) dollars",
+            "confidential (?:business )?(?:proposal|transaction)",
+            "inheritance",
+            "foreign partner",
+            "compensation fund",
+            "atm (?:master )?card",
+            "western union",
+            "moneygram",
+            "unclaimed (?:fund|funds|deposit)",
+        ),
+        2,
+    ),
+    (
+        "PHARMA",
+        _words(
+            "viagra",
+            "cialis",
+            "levitra",
+            "online pharmacy",
+            "no prescription",
+            "without (?:a )?prescription",
+            "xanax",
+            "valium",
+            "tramadol",
+            "erectile",
+            "phentermine",
+            "diet pills",
+            "weight loss pills",
+            "generic meds",
+            "oxycodone",
+            "male enhancement",
+        ),
+        1,
+    ),
+    (
+        "PHISHING",
+        _words(
+            "verify your (?:account|identity|email|mailbox)",
+            "confirm your (?:account|identity|details)",
+            "(?:account|mailbox) (?:has been|will be|is) (?:suspended|locked|closed|disabled|limited|deactivated)",
+            "unusual (?:sign-in|sign in|login|activity)",
+            "update your (?:payment|billing|account)",
+            "password (?:will )?expires?",
+            "mailbox (?:is full|quota|storage)",
+            "security alert",
+            "validate your",
+            "failure to (?:verify|comply|do so)",
+            "restore (?:your )?(?:account|access)",
+            "re-?activate your",
+            "suspicious activity",
+        ),
+        2,
+    ),
+    (
+        "CRYPTO_INVEST",
+        _words(
+            "bitcoin",
+            "cryptocurrency",
+            "crypto (?:investment|trading|wallet|profit)",
+            "usdt",
+            "btc",
+            "wallet address",
+            "guaranteed (?:returns?|profits?)",
+            "daily (?:profit|returns?)",
+            "investment (?:opportunity|plan)",
+            "double your",
+            "passive income",
+            "trading platform",
+        ),
+        2,
+    ),
+    (
+        "SEO_OFFER",
+        _words(
+            "seo",
+            "search engine optimi[sz]ation",
+            "first page of google",
+            "page (?:1|one) of google",
+            "backlinks?",
+            "(?:website|google) ranking",
+            "rank (?:higher|your website)",
+            "organic traffic",
+            "domain authority",
+            "guest posts?",
+            "web design services",
+            "increase (?:your )?(?:website )?traffic",
+        ),
+        2,
+    ),
+    (
+        "INVOICE_LURE",
+        _words(
+            "overdue invoice",
+            "(?:payment|invoice) (?:is )?(?:overdue|past due)",
+            "outstanding (?:invoice|balance)",
+            "(?:see )?attached invoice",
+            "invoice attached",
+            "remittance advice",
+            "payment confirmation",
+            "wire transfer",
+            "unpaid invoice",
+            "final notice",
+        ),
+        2,
+    ),
+    (
+        "URGENCY",
+        _words(
+            "act now",
+            "limited time",
+            "expires? today",
+            "last chance",
+            "within (?:24|48|72) hours",
+            "immediately",
+            "don'?t miss",
+            "hurry",
+            "offer ends",
+            "final (?:notice|warning|reminder)",
+        ),
+        2,
+    ),
+    (
+        "MARKETING_HYPE",
+        _words(
+            "100% (?:free|guaranteed|satisfaction)",
+            "risk[- ]free",
+            "no credit check",
+            "lowest price",
+            "best price",
+            "money[- ]back guarantee",
+            "special promotion",
+            "order now",
+            "buy now",
+            "extra income",
+            "work from home",
+            "earn \\$?\\d+",
+            "no cost",
+            "free trial",
+        ),
+        2,
+    ),
+    (
+        "DEAR_GENERIC",
+        _words(
+            "dear (?:friend|customer|valued customer|user|sir/madam|beneficiary|winner|account holder|member|"
+            "client|email user|webmail user)",
+        ),
+        1,
+    ),
+    ("CLICK_HERE", _words("click (?:here|below|the link|the button)"), 1),
+]
+_LARGE_MONEY = re.compile(
+    r"(?:us\$|usd|\$|€|£|eur|gbp)\s?\d{1,3}(?:[,.]\d{3}){2,}|\b\d+(?:[.,]\d+)?\s?(?:million|m)\s"
+    r"(?:united states |us |u\.s\. )?(?:dollars|usd|euros?|pounds)"
+)
+
+
+def _phrases(text: str) -> set[str]:
+    found = set()
+    for name, pattern, needed in _PHRASES:
+        seen: set[str] = set()
+        for match in pattern.finditer(text):
+            seen.add(match.group())
+            if len(seen) >= needed:
+                found.add(name)
+                break
+    if _LARGE_MONEY.search(text):
+        found.add("LARGE_MONEY")
+    return found
+
+
+# -- links and HTML -------------------------------------------------------------------------------------
+
+_TAG = re.compile(r"<[^>]*>")
+_STYLE_OR_SCRIPT = re.compile(r"<(style|script)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_ANCHOR = re.compile(r"<a\s[^>]*?href\s*=\s*[\"']?([^\"'\s>]+)[^>]*>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
+_URL = re.compile(r"https?://([^/\s\"'<>?#]+)", re.IGNORECASE)
+_SHOWN_DOMAIN = re.compile(
+    r"^(?:https?://)?(?:www\.)?((?:[a-z0-9-]+\.)+[a-z]{2,})(?:[/:?#]\S*)?$", re.IGNORECASE
+)
+_HIDDEN = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:px|pt|em)?\s*[;\"']|"
+    r"opacity\s*:\s*0(?:\.0+)?\s*[;\"']|max-height\s*:\s*0(?:px)?\s*[;\"']",
+    re.IGNORECASE,
+)
+_IP_HOST = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?$")
+_SHORTENERS = frozenset(
+    {
+        "bit.ly", "tinyurl.com", "goo.gl", "t.co", "ow.ly", "is.gd", "buff.ly", "cutt.ly", "rebrand.ly",
+        "shorturl.at", "tiny.cc", "t.ly", "rb.gy", "bitly.com", "s.id", "v.gd", "shorte.st", "adf.ly",
+    }
+)  # fmt: skip
+# Second-level labels under which names are registered (example.co.uk), so the base domain is three labels.
+_SECOND_LEVEL = frozenset({"co", "com", "net", "org", "ac", "gov", "edu", "ne", "or"})
+
+
+def _html_text(html: str) -> str:
+    """The words of an HTML body, tags and style sheets removed (for the phrase rules)."""
+    return _TAG.sub(" ", _STYLE_OR_SCRIPT.sub(" ", html)).replace("&nbsp;", " ")
+
+
+def _base_domain(host: str) -> str:
+    labels = host.lower().rstrip(".").split(".")
+    if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
+        return ".".join(labels[-3:])
+    return ".".join(labels[-2:])
+
+
+def _host(url: str) -> str | None:
+    match = _URL.match(url.strip())
+    if match is None:
+        return None
+    return match.group(1).rpartition("@")[2].lower()
+
+
+def _links(text: str, html: str) -> set[str]:
+    found = set()
+    hosts = [match.group(1).rpartition("@")[2].lower() for match in _URL.finditer(text, 0)][:_MAX_LINKS]
+    for count, anchor in enumerate(_ANCHOR.finditer(html)):
+        if count >= _MAX_LINKS:
+            break
+        host = _host(anchor.group(1))
+        if host is None:
+            continue
+        hosts.append(host)
+        shown = _SHOWN_DOMAIN.match(_TAG.sub("", anchor.group(2)).strip())
+        if shown and _base_domain(shown.group(1)) != _base_domain(host.partition(":")[0]):
+            found.add("LINK_TEXT_MISMATCH")
+    for host in hosts:
+        name = host.partition(":")[0] if not host.startswith("[") else host
+        if name.removeprefix("www.") in _SHORTENERS:
+            found.add("URL_SHORTENER")
+        if _IP_HOST.match(host):
+            found.add("URL_IP_HOST")
+    return found
+
+
+# -- addresses ------------------------------------------------------------------------------------------
+
+_EMAIL_IN_NAME = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_FREEMAIL = frozenset(
+    {
+        "gmail.com", "googlemail.com", "yahoo.com", "ymail.com", "hotmail.com", "outlook.com", "live.com",
+        "msn.com", "aol.com", "mail.ru", "yandex.ru", "yandex.com", "protonmail.com", "proton.me", "gmx.com",
+        "gmx.net", "gmx.de", "icloud.com", "mail.com", "zoho.com", "qq.com", "163.com", "rediffmail.com",
+    }
+)  # fmt: skip
+
+
+def _header(inspection: Inspection, name: str) -> str | None:
+    for key, value in inspection.parsed.headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _addresses(inspection: Inspection) -> set[str]:
+    found = set()
+    parsed = inspection.parsed
+    name, address = parseaddr(_header(inspection, "from") or "")
+    address = address.lower()
+    if " via " not in name.lower():  # "'ann@example.com' via List" is how list servers rewrite senders
+        for shown in _EMAIL_IN_NAME.findall(name):
+            if shown.lower() != address:
+                found.add("FROM_NAME_OTHER_ADDRESS")
+    from_domain = address.rpartition("@")[2]
+    for _, reply in getaddresses(parsed.reply_to[:10]):
+        reply = reply.lower()
+        domain = reply.rpartition("@")[2]
+        if domain in _FREEMAIL and reply != address and domain != from_domain:
+            found.add("FREEMAIL_REPLYTO")
+    if _header(inspection, "date") is None:
+        found.add("MISSING_DATE")
+    if _header(inspection, "message-id") is None:
+        found.add("MISSING_MESSAGE_ID")
+    visible = len(parsed.to) + len(parsed.cc)
+    if visible >= 20:
+        found.add("BULK_RECIPIENTS")
+    elif visible == 0:
+        found.add("UNDISCLOSED_RECIPIENTS")
+    return found
+
+
+# -- encodings and attachments --------------------------------------------------------------------------
+
+_BASE64_CTE = re.compile(rb"^content-transfer-encoding:[ \t]*base64[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
+_TEXT_TYPE = re.compile(rb"^content-type:[ \t]*text/(?:plain|html)", re.IGNORECASE | re.MULTILINE)
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+
+
+def _base64_text(raw: bytes) -> bool:
+    """Whether a text part's header block (the one holding a base64 encoding) declares a text type."""
+    for match in _BASE64_CTE.finditer(raw):
+        start = max(raw.rfind(b"\n\n", 0, match.start()), raw.rfind(b"\n\r\n", 0, match.start()), 0)
+        end_match = _BLANK_LINE.search(raw, match.end())
+        end = end_match.start() if end_match else len(raw)
+        if _TEXT_TYPE.search(raw, start, end):
+            return True
+    return False
+
+
+_EXECUTABLE = frozenset(
+    {"exe", "scr", "js", "jse", "vbs", "vbe", "bat", "cmd", "com", "pif", "iso", "img", "jar", "lnk", "hta",
+     "msi", "ps1", "wsf", "cpl"}
+)  # fmt: skip
+_DOCUMENT = frozenset({"pdf", "doc", "docx", "xls", "xlsx", "txt", "jpg", "png", "zip", "rtf"})
+
+
+def _attachments(names: list[str]) -> set[str]:
+    found = set()
+    for filename in names:
+        parts = filename.lower().strip().split(".")
+        extension = parts[-1] if len(parts) > 1 else ""
+        if extension in ("html", "htm", "shtml", "svg", "xhtml"):
+            found.add("ATTACH_HTML")
+        if extension in _EXECUTABLE:
+            found.add("ATTACH_EXECUTABLE")
+            if len(parts) > 2 and parts[-2] in _DOCUMENT:
+                found.add("ATTACH_DOUBLE_EXT")
+    return found
