@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "parse_rate_limit"]
 
 
 class Settings(BaseSettings):
@@ -92,3 +92,40 @@ class Settings(BaseSettings):
     #: Seconds one inbound check may take on one message; a check that runs over records an error on the
     #: message, which is then stored unlabelled by it.
     check_timeout: float = Field(default=20, gt=0)
+    #: Per-inbox send limits, each ``N/second``, ``N/minute``, ``N/hour`` or ``N/day`` (e.g.
+    #: ``["10/minute", "500/day"]``): a send that would pass one raises RateLimitError (SMTP submission
+    #: answers 451). Every sent message counts once, whatever its number of recipients. Empty: no limit.
+    send_rate_limits: list[str] = Field(default_factory=list)
+    #: Warm-up of new custom domains: the most messages all inboxes of a domain may send per 24 hours, by
+    #: day since the domain was verified (the first number on its first day); after the last day there is
+    #: no cap. Empty: no warm-up. ``DEFAULT_WARMUP`` in :mod:`agentinbox.pipeline.send_limits` is a
+    #: common schedule (50 a day, doubling to 25,600 over ten days).
+    domain_warmup: list[int] = Field(default_factory=list)
+
+    @field_validator("send_rate_limits")
+    @classmethod
+    def _rate_limits(cls, value: list[str]) -> list[str]:
+        for limit in value:
+            parse_rate_limit(limit)
+        return value
+
+    @field_validator("domain_warmup")
+    @classmethod
+    def _warmup(cls, value: list[int]) -> list[int]:
+        if any(cap <= 0 for cap in value):
+            raise ValueError("every daily cap of domain_warmup must be a positive number of messages")
+        return value
+
+
+_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def parse_rate_limit(limit: str) -> tuple[int, int]:
+    """``"10/minute"`` → ``(10, 60)``: the number of sends and the window in seconds. Raises ValueError."""
+    count, sep, period = limit.partition("/")
+    period = period.strip().lower().removesuffix("s")
+    if not sep or not count.strip().isdigit() or int(count) <= 0 or period not in _PERIODS:
+        raise ValueError(
+            f"send rate limit {limit!r} must be 'N/second', 'N/minute', 'N/hour' or 'N/day' with N > 0"
+        )
+    return int(count), _PERIODS[period]

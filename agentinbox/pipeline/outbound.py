@@ -28,6 +28,7 @@ from ..store.tables import deliveries
 from .context import Context
 from .inbound import file_message, prepare, store_attachments, store_received
 from .lists import check_recipients
+from .send_limits import check_send_limits
 from .signing import sign_outgoing
 
 __all__ = [
@@ -311,10 +312,12 @@ def record_sent(
     row for the delivery workers. The ``message.sent`` event (and ``message.delivered`` for local
     recipients) is written here too. When the inbox's domain has a DKIM key, ``raw`` is signed first, so what
     is stored and delivered is the signed message. A recipient the send lists refuse rejects the whole
-    send (MessageRejectedError) before anything is stored.
+    send (MessageRejectedError) before anything is stored, as does a send over the inbox's rate limits or
+    its domain's warm-up cap (RateLimitError).
     """
     check_recipients(conn, inbox_id=inbox.inbox_id, pod_id=inbox.pod_id, recipients=recipients)
     now = ctx.clock.now()
+    check_send_limits(conn, ctx.settings, inbox_id=inbox.inbox_id, now=now)
     raw = sign_outgoing(conn, inbox.email, raw)
     limit = ctx.settings.max_message_size
     if len(raw) > limit:

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 
-from ..errors import AgentInboxError, ConflictError
+from ..errors import AgentInboxError, ConflictError, RateLimitError
 from ..store import drafts
 from .background import BackgroundWorker
 from .context import Context
@@ -104,6 +104,9 @@ class Scheduler(BackgroundWorker):
             raise
         except ConflictError:  # a concurrent change collided: the claim expires and the send is retried
             logger.warning("scheduled draft %s collided with a concurrent change; will retry", draft_id)
+            return
+        except RateLimitError as exc:  # over a send limit for now: the claim expires and the send is retried
+            logger.warning("scheduled draft %s waits for a send limit: %s", draft_id, exc.message)
             return
         except AgentInboxError as exc:
             if exc.code == "service_unavailable":

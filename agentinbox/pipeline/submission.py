@@ -19,7 +19,7 @@ from email.utils import format_datetime
 from sqlalchemy import Connection
 
 from .._clock import to_datetime
-from ..errors import AgentInboxError, MessageRejectedError, NotFoundError, ValidationError
+from ..errors import AgentInboxError, MessageRejectedError, NotFoundError, RateLimitError, ValidationError
 from ..mail.addresses import address_key, parse_address_list, validate_address
 from ..mail.compose import make_message_id
 from ..mail.parse import parse_message
@@ -250,6 +250,8 @@ class Submission:
             reply = await ctx.db.write(run)
         except Refusal as refusal:
             return refusal.reply
+        except RateLimitError as exc:  # temporary: the client's queue retries later
+            return f"451 4.7.1 {_one_line(exc.message)}"
         except MessageRejectedError as exc:
             return f"552 5.3.4 {_one_line(exc.message)}"
         except NotFoundError:

@@ -34,6 +34,7 @@ __all__ = [
     "require_new_domain",
     "save_domain",
     "signing_key",
+    "warmup_start",
 ]
 
 
@@ -190,7 +191,24 @@ def save_domain(
     result = conn.execute(update(domains).where(domains.c.domain_id == domain_id).values(**values))
     if result.rowcount == 0:
         raise NotFoundError(f"domain {domain_id!r} does not exist")
+    if status == "VERIFIED":
+        conn.execute(
+            update(domains)
+            .where(domains.c.domain_id == domain_id, domains.c.verified_at.is_(None))
+            .values(verified_at=now)
+        )
     return get_domain(conn, domain_id)
+
+
+def warmup_start(conn: Connection, domain_id: str) -> int | None:
+    """When the custom domain's sending warm-up began (first verified, else created), or None when
+    ``domain_id`` is not a custom domain."""
+    row = conn.execute(
+        select(domains.c.verified_at, domains.c.created_at).where(domains.c.domain_id == domain_id)
+    ).first()
+    if row is None:
+        return None
+    return int(row.verified_at if row.verified_at is not None else row.created_at)
 
 
 def delete_domain(conn: Connection, domain_id: str) -> None:

@@ -23,6 +23,7 @@ __all__ = [
     "delete_inbox",
     "get_inbox",
     "hosts_domain",
+    "inbox_ids_on_domain",
     "inbox_pods",
     "list_inboxes",
     "update_inbox",
@@ -177,6 +178,18 @@ def hosts_domain(conn: Connection, domain: str) -> bool:
     escaped = domain.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     query = select(inboxes.c.inbox_id).where(inboxes.c.inbox_id.like(f"%@{escaped}", escape="\\")).limit(1)
     return conn.execute(query).first() is not None
+
+
+def inbox_ids_on_domain(conn: Connection, domain: str) -> list[str]:
+    """The addresses of every inbox on ``domain``."""
+    query = select(inboxes.c.inbox_id).where(
+        inboxes.c.inbox_id.like(f"%@{_escape_like(domain)}", escape="\\")
+    )
+    return [row.inbox_id for row in conn.execute(query)]
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def inbox_pods(conn: Connection, addresses: Iterable[str]) -> dict[str, str]:

@@ -40,6 +40,7 @@ __all__ = [
     "get_message",
     "insert_message",
     "list_messages",
+    "nth_sent_since",
     "relabel_message",
 ]
 
@@ -162,6 +163,26 @@ def insert_message(conn: Connection, msg: NewMessage, *, now: int) -> int:
 def find_message(conn: Connection, inbox_id: str, message_id: str) -> Any | None:
     """The stored row (id, thread_id, raw_sha256) of a message, or None."""
     return conn.execute(_FIND_MESSAGE, {"inbox_id": inbox_id, "message_id": message_id}).first()
+
+
+def nth_sent_since(conn: Connection, inbox_ids: Sequence[str], *, since: int, n: int) -> int | None:
+    """The time of the ``n``-th newest message sent from ``inbox_ids`` at or after ``since``, or None when
+    fewer were sent: what a send limit of ``n`` per window needs (reads at most ``n`` index entries)."""
+    if not inbox_ids or n <= 0:
+        return None
+    query = (
+        select(messages.c.timestamp)
+        .where(
+            messages.c.inbox_id.in_(list(inbox_ids)),
+            messages.c.timestamp >= since,
+            messages.c.direction == "sent",
+        )
+        .order_by(messages.c.timestamp.desc())
+        .limit(1)
+        .offset(n - 1)
+    )
+    value = conn.execute(query).scalar()
+    return int(value) if value is not None else None
 
 
 def find_sent(conn: Connection, inbox_id: str, message_id: str) -> Any | None:

@@ -314,6 +314,8 @@ domains = Table(
     Column("records", JSON),
     Column("created_at", Time, nullable=False),
     Column("updated_at", Time, nullable=False),
+    # When the domain first became VERIFIED: its sending warm-up counts days from then.
+    Column("verified_at", Time),
     Index("ix_domains_created", "created_at", "domain_id"),
 )
 

@@ -1,4 +1,5 @@
-"""inbound checks: the verdicts stored with a received message, and the connecting client of queued mail
+"""inbound checks and send safety: the verdicts stored with a received message, the connecting client of
+queued mail, and when a domain was first verified (its warm-up starts then)
 
 Revision ID: 0008
 Revises: 0007
@@ -22,9 +23,13 @@ def upgrade() -> None:
     with op.batch_alter_table("inbound_queue") as batch:
         batch.add_column(sa.Column("client_ip", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("helo", sa.Text(), nullable=True))
+    with op.batch_alter_table("domains") as batch:
+        batch.add_column(sa.Column("verified_at", sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("domains") as batch:
+        batch.drop_column("verified_at")
     with op.batch_alter_table("inbound_queue") as batch:
         batch.drop_column("helo")
         batch.drop_column("client_ip")
