@@ -2,11 +2,13 @@
 
 ``builtin`` scores the rules of :mod:`.spam_rules` in-process; ``spamd://host:port`` asks SpamAssassin and
 ``rspamd://host:port`` asks rspamd, each judging with its own configuration. Mail judged spam gets the
-``spam`` label; the verdict (the ``SpamCheck`` fields) is stored on the message either way.
+``spam`` label; the verdict (the ``SpamCheck`` fields) is stored on the message either way, with an
+``error`` when the daemon was down, slow or answered garbage (the mail is then stored unlabelled).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -14,11 +16,13 @@ from urllib.parse import urlsplit
 from ..errors import ValidationError
 from ..settings import Settings
 from .inspection import Check, Finding, Inspection
-from .rspamd import rspamd_check
+from .rspamd import RspamdError, rspamd_check
 from .spam_rules import match_rules
-from .spamd import spamd_symbols
+from .spamd import SpamdError, spamd_symbols
 
 __all__ = ["BuiltinSpamCheck", "RspamdCheck", "SpamdCheck", "parse_spam_scanner", "spam_check"]
+
+logger = logging.getLogger("agentinbox.checks")
 
 _DEFAULT_PORTS = {"spamd": 783, "rspamd": 11333}
 # The daemon's own deadline, a little inside the check's, so its clear error wins over a bare timeout.
@@ -67,16 +71,28 @@ def _invalid(value: object, why: str) -> ValidationError:
     return ValidationError(f"invalid setting spam_scanner {value!r}: {why}", path=["spam_scanner"])
 
 
-def _finding(scanner: str, spam: bool, score: float, threshold: float, rules: list[str]) -> Finding:
+def _finding(
+    scanner: str, spam: bool, score: float, threshold: float, rules: list[str], error: str | None = None
+) -> Finding:
     verdict: dict[str, Any] = {
         "scanner": scanner,
         "spam": spam,
         "score": round(score, 3),
         "threshold": threshold,
         "rules": rules,
-        "error": None,
+        "error": error,
     }
     return Finding(labels=["spam"] if spam else [], verdicts={"spam": verdict})
+
+
+def _failed(scanner: str, exc: Exception) -> Finding:
+    """The verdict when a daemon could not judge: not spam, score and threshold 0, and why.
+
+    The check reports it itself (rather than raising to ``run_checks``) so the message's ``spam`` field
+    names the scanner and its error.
+    """
+    logger.warning("spam scanner %s failed: %s", scanner, exc)
+    return _finding(scanner, False, 0.0, 0.0, [], f"the spam check failed: {exc}")
 
 
 @dataclass(slots=True)
@@ -103,7 +119,10 @@ class SpamdCheck:
     name: str = "spam"
 
     async def __call__(self, inspection: Inspection) -> Finding:
-        result = await spamd_symbols(self.host, self.port, inspection.raw, seconds=self.seconds)
+        try:
+            result = await spamd_symbols(self.host, self.port, inspection.raw, seconds=self.seconds)
+        except SpamdError as exc:
+            return _failed("spamd", exc)
         return _finding("spamd", result.spam, result.score, result.threshold, result.rules)
 
 
@@ -117,13 +136,16 @@ class RspamdCheck:
     name: str = "spam"
 
     async def __call__(self, inspection: Inspection) -> Finding:
-        result = await rspamd_check(
-            self.host,
-            self.port,
-            inspection.raw,
-            seconds=self.seconds,
-            mail_from=inspection.mail_from,
-            client_ip=inspection.client_ip,
-            helo=inspection.helo,
-        )
+        try:
+            result = await rspamd_check(
+                self.host,
+                self.port,
+                inspection.raw,
+                seconds=self.seconds,
+                mail_from=inspection.mail_from,
+                client_ip=inspection.client_ip,
+                helo=inspection.helo,
+            )
+        except RspamdError as exc:
+            return _failed("rspamd", exc)
         return _finding("rspamd", result.spam, result.score, result.threshold, result.symbols)
