@@ -67,6 +67,8 @@ OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _MACHO = (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe")
 _LNK = b"L\x00\x00\x00\x01\x14\x02\x00"  # a shell link header: its size, then the start of its CLSID
 _SPECIAL_SECTOR = 0xFFFFFFFA  # OLE2 sector numbers from here up mark free, end-of-chain, FAT and DIFAT
+_END_OF_CHAIN = 0xFFFFFFFE
+_FREE_SECTOR = 0xFFFFFFFF
 _VBA_NAMES = frozenset(("VBA", "_VBA_PROJECT", "_VBA_PROJECT_CUR"))
 _VBA_UTF16 = "_VBA_PROJECT".encode("utf-16-le")
 
@@ -145,8 +147,9 @@ def ole2_names(data: bytes) -> list[str] | None:
                 (length,) = struct.unpack_from("<H", entry, 64)
                 if entry[66] in (1, 2, 5) and 2 <= length <= 64:  # storage, stream, root
                     names.append(entry[: length - 2].decode("utf-16-le", "replace"))
-            number = fat[number] if number < len(fat) else _SPECIAL_SECTOR
-        return names
+            number = fat[number] if number < len(fat) else _FREE_SECTOR
+        # A chain must end at ENDOFCHAIN; a free or missing link means the directory was cut short.
+        return names if number == _END_OF_CHAIN else None
     except (struct.error, IndexError):
         return None
 

@@ -9,13 +9,15 @@ words and the attachment it was found in, and its raw content and attachments ar
 
 ``virus_scanner`` selects the check: ``builtin``; ``clamd://host:port`` or ``clamd:///path/to/clamd.sock``
 (clamd scans the raw message while the built-in rules run, their findings combined; the verdict's scanner
-is ``builtin+clamd``); or ``none``. When clamd cannot answer, the built-in findings still label the mail;
-with none, the check fails and the message is stored unlabelled with an error verdict.
+is ``builtin+clamd``); or ``none``. When clamd cannot answer (down, slower than ``check_timeout`` allows,
+or answering garbage), the verdict records why in its ``error`` and the built-in findings alone decide:
+clean by them, the mail is stored unlabelled; mail is never held or lost because clamd is down.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from ..errors import ValidationError
@@ -25,6 +27,8 @@ from .inspection import Check, Finding, Inspection
 from .malware import Detection, scan_message
 
 __all__ = ["BuiltinVirusCheck", "ClamdVirusCheck", "virus_check"]
+
+logger = logging.getLogger("agentinbox.checks")
 
 #: The labels infected mail gets.
 VIRUS_LABELS = ["virus", "spam"]
@@ -75,8 +79,7 @@ class ClamdVirusCheck:
         if isinstance(builtin, BaseException):
             raise builtin
         if isinstance(signatures, ClamdError):
-            if not builtin:
-                raise signatures
+            logger.warning("virus check: %s", signatures)
             return _finding("builtin+clamd", builtin, error=str(signatures))
         if isinstance(signatures, BaseException):
             raise signatures
