@@ -109,6 +109,13 @@ class Settings(BaseSettings):
             parse_rate_limit(limit)
         return value
 
+    @field_validator("virus_scanner")
+    @classmethod
+    def _virus_scanner(cls, value: str) -> str:
+        from .security.virus import check_virus_scanner
+
+        return check_virus_scanner(value)
+
     @field_validator("domain_warmup")
     @classmethod
     def _warmup(cls, value: list[int]) -> list[int]:

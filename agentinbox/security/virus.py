@@ -26,7 +26,7 @@ from .clamd import Clamd, ClamdError
 from .inspection import Check, Finding, Inspection
 from .malware import Detection, scan_message
 
-__all__ = ["BuiltinVirusCheck", "ClamdVirusCheck", "virus_check"]
+__all__ = ["BuiltinVirusCheck", "ClamdVirusCheck", "check_virus_scanner", "virus_check"]
 
 logger = logging.getLogger("agentinbox.checks")
 
@@ -41,16 +41,25 @@ _INLINE_BYTES = 256 * 1024
 
 def virus_check(settings: Settings) -> Check | None:
     """The virus scanner ``settings.virus_scanner`` names, or None for ``none``."""
-    value = settings.virus_scanner.strip() if isinstance(settings.virus_scanner, str) else ""
-    if value.lower() == "none":
+    value = check_virus_scanner(settings.virus_scanner)
+    if value == "none":
         return None
-    if value.lower() == "builtin":
+    if value == "builtin":
         return BuiltinVirusCheck()
-    if value.lower().startswith("clamd:"):
-        return ClamdVirusCheck(Clamd.from_url(value, timeout=settings.check_timeout * _CLAMD_SHARE))
+    return ClamdVirusCheck(Clamd.from_url(value, timeout=settings.check_timeout * _CLAMD_SHARE))
+
+
+def check_virus_scanner(value: object) -> str:
+    """``value`` as a ``virus_scanner`` setting (``builtin``, ``none``, ``clamd://host:port``,
+    ``clamd:///path/to/clamd.sock``), stripped; a ValidationError naming the setting when it is none of them."""
+    text = value.strip() if isinstance(value, str) else ""
+    if text.lower() in ("builtin", "none"):
+        return text.lower()
+    if text.lower().startswith("clamd:"):
+        Clamd.from_url(text, timeout=1.0)
+        return text
     raise ValidationError(
-        f"virus_scanner {settings.virus_scanner!r} is not one of: builtin, none, clamd://host:port, "
-        "clamd:///path/to/clamd.sock",
+        f"virus_scanner {value!r} is not one of: builtin, none, clamd://host:port, clamd:///path/to/clamd.sock",
         path=["virus_scanner"],
     )
 
