@@ -561,14 +561,23 @@ async def test_infected_mail_is_labelled_and_withheld(
         assert served.content == b"notes"
 
 
-async def test_clamd_only_signature_over_real_smtp(
-    database_url: str, clock: ManualClock, clamd_server: ClamdServer
+@pytest.mark.parametrize("over", ["builtin", "clamd"])
+async def test_infected_mail_over_real_smtp(
+    database_url: str, clock: ManualClock, over: str, request: pytest.FixtureRequest
 ) -> None:
+    if over == "clamd":  # the made-up pattern only clamd knows, over its unix socket
+        scanner, content, signature = (
+            request.getfixturevalue("clamd_server").unix_url,
+            TEST_PATTERN,
+            TEST_SIGNATURE,
+        )
+    else:
+        scanner, content, signature = "builtin", zip_of({"e.txt": EICAR}), "Eicar-Test-Signature"
     async with serving(
-        database_url, clock, "desk", smtp_listen="127.0.0.1:0", virus_scanner=clamd_server.unix_url
+        database_url, clock, "desk", smtp_listen="127.0.0.1:0", virus_scanner=scanner
     ) as engine:
         host, port = engine.smtp_address or ("", 0)
-        infected = mail("over smtp", filename="data.bin", content=TEST_PATTERN)
+        infected = mail("over smtp", filename="data.bin", content=content)
         await aiosmtplib.send(
             infected, sender="carol@example.com", recipients=[INBOX], hostname=host, port=port
         )
@@ -585,7 +594,7 @@ async def test_clamd_only_signature_over_real_smtp(
             inbox_id=INBOX, message_id=by_subject["over smtp"].message_id
         )
         assert stored.virus is not None
-        assert [f.name for f in stored.virus.findings] == [TEST_SIGNATURE]
+        assert [f.name for f in stored.virus.findings] == [signature]
         with pytest.raises(ForbiddenError):
             await engine.inboxes.messages.get_raw(inbox_id=INBOX, message_id=stored.message_id)
         kinds = {event_object(row).message.subject: row.event_type for row in await received_events(engine)}
@@ -613,6 +622,28 @@ async def test_clamd_down_stores_mail_unlabelled_with_an_error(database_url: str
         assert {"virus", "spam"} <= set(known.labels)
         stored = await engine.inboxes.messages.get(inbox_id=INBOX, message_id=known.message_id)
         assert stored.virus is not None and stored.virus.infected and stored.virus.error
+
+
+async def test_a_silent_clamd_does_not_hold_mail_past_the_check_timeout(
+    database_url: str, clock: ManualClock, silent_server: int
+) -> None:
+    async with AsyncAgentInbox(
+        database_url=database_url,
+        default_domain="agents.test",
+        clock=clock,
+        virus_scanner=f"clamd://127.0.0.1:{silent_server}",
+        check_timeout=0.5,
+    ) as engine:
+        await engine.inboxes.create(username="desk")
+        started = time.monotonic()
+        [message] = await engine.deliver(
+            mail("slow", filename="a.bin", content=b"x" * 500_000), rcpt_to=[INBOX]
+        )
+        assert time.monotonic() - started < 3
+        assert not {"virus", "spam"} & set(message.labels)
+        stored = await engine.inboxes.messages.get(inbox_id=INBOX, message_id=message.message_id)
+        assert stored.virus is not None and stored.virus.error is not None
+        assert "did not answer within" in stored.virus.error
 
 
 # --- cost ------------------------------------------------------------------------------------------------

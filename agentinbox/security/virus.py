@@ -22,7 +22,9 @@ from typing import Any
 
 from ..errors import ValidationError
 from ..settings import Settings
+from .archives import archive_kind
 from .clamd import Clamd, ClamdError
+from .filetypes import OLE2_MAGIC
 from .inspection import Check, Finding, Inspection
 from .malware import Detection, scan_message
 
@@ -35,7 +37,7 @@ VIRUS_LABELS = ["virus", "spam"]
 #: The share of ``check_timeout`` clamd may take, so its own clear error arrives before the check's
 #: deadline and the built-in findings are kept.
 _CLAMD_SHARE = 0.9
-#: Attachments up to this many bytes in all are scanned on the event loop; larger ones in a worker thread.
+#: Attachments up to this many bytes in all (and no archive) are scanned on the event loop.
 _INLINE_BYTES = 256 * 1024
 
 
@@ -97,9 +99,15 @@ class ClamdVirusCheck:
 
 
 async def _builtin(inspection: Inspection) -> list[Detection]:
-    """The built-in rules' findings; large attachments are scanned off the event loop."""
-    size = sum(len(attachment.content) for attachment in inspection.parsed.attachments)
-    if size <= _INLINE_BYTES:
+    """The built-in rules' findings. Small mail without archives is scanned on the event loop (a thread
+    would cost more than the scan); large attachments and archives, whose expansion may take a while
+    within the limits, in a worker thread."""
+    attachments = inspection.parsed.attachments
+    size = sum(len(attachment.content) for attachment in attachments)
+    if size <= _INLINE_BYTES and not any(
+        archive_kind(attachment.content[:512]) or attachment.content.startswith(OLE2_MAGIC)
+        for attachment in attachments
+    ):
         return scan_message(inspection.raw, inspection.parsed)
     return await asyncio.to_thread(scan_message, inspection.raw, inspection.parsed)
 
