@@ -148,7 +148,13 @@ def test_eicar_inside_archives() -> None:
 def test_executables_by_magic_number_whatever_the_name_and_content_type_say() -> None:
     [found] = scan(attachment("holiday.jpg", tiny_pe() + b"\x00" * 200, "image/jpeg"))
     assert found.name == "executable" and "PE executable" in found.reason
-    assert "MZ header" in scan(attachment("a.dat", b"MZ" + b"\x90" * 100))[0].reason
+    dos = bytearray(b"MZ" + b"\x00" * 200)
+    struct.pack_into("<H", dos, 8, 4)  # a 64-byte header
+    struct.pack_into("<H", dos, 0x18, 0x40)  # relocations after it
+    assert "MZ header" in scan(attachment("a.dat", bytes(dos)))[0].reason
+    # Text that happens to start with "MZ" is not a program.
+    assert scan(attachment("countries.csv", b"MZ,Mozambique,Maputo,33000000\r\n" * 10, "text/csv")) == []
+    assert scan(attachment("a.dat", b"MZ" + b"\x90" * 100)) == []
     assert "ELF" in scan(attachment("readme", b"\x7fELF\x02\x01\x01" + b"\x00" * 60, "text/plain"))[0].reason
     assert (
         "Mach-O" in scan(attachment("x.pdf", b"\xcf\xfa\xed\xfe" + b"\x00" * 60, "application/pdf"))[0].reason

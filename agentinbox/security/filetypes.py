@@ -90,7 +90,14 @@ def executable_magic(head: bytes) -> str | None:
         (pe_offset,) = struct.unpack_from("<I", head, 0x3C)
         if head[pe_offset : pe_offset + 4] == b"PE\x00\x00":
             return "a Windows PE executable"
-        return "a DOS/Windows executable (MZ header)"
+        # A DOS program without a PE header: believed only when its header's size (in 16-byte paragraphs)
+        # and relocation table offset are plausible, so text starting "MZ" (Mozambique) is not one.
+        paragraphs, relocations = (
+            struct.unpack_from("<H", head, 8)[0],
+            struct.unpack_from("<H", head, 0x18)[0],
+        )
+        if 2 <= paragraphs <= 64 and 0x1C <= relocations <= paragraphs * 16:
+            return "a DOS/Windows executable (MZ header)"
     if head.startswith(b"\x7fELF"):
         return "an ELF executable"
     if head.startswith(_MACHO):
