@@ -27,7 +27,7 @@ from clamd import EICAR_SIGNATURE, TEST_PATTERN, TEST_SIGNATURE, ClamdServer
 from helpers import serving
 from sqlalchemy import select
 
-from agentinbox import AsyncAgentInbox
+from agentinbox import AgentInbox, AsyncAgentInbox
 from agentinbox._clock import ManualClock
 from agentinbox.errors import ForbiddenError, ValidationError
 from agentinbox.mail.parse import ParsedAttachment, ParsedMessage, parse_message
@@ -650,6 +650,41 @@ async def test_a_silent_clamd_does_not_hold_mail_past_the_check_timeout(
         stored = await engine.inboxes.messages.get(inbox_id=INBOX, message_id=message.message_id)
         assert stored.virus is not None and stored.virus.error is not None
         assert "did not answer within" in stored.virus.error
+
+
+def test_the_sync_client_withholds_infected_content(tmp_path: Path) -> None:
+    with AgentInbox(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 's.db'}", default_domain="agents.test"
+    ) as client:
+        client.inboxes.create(username="desk")
+        [infected] = client.deliver(
+            mail("sync", filename="tool.js", content=b"WScript.Echo(1)"), rcpt_to=[INBOX]
+        )
+        assert {"virus", "spam"} <= set(infected.labels)
+        stored = client.inboxes.messages.get(inbox_id=INBOX, message_id=infected.message_id)
+        assert stored.virus is not None and [f.name for f in stored.virus.findings] == ["executable"]
+        assert (
+            stored.attachments
+            and stored.virus.findings[0].attachment_id == stored.attachments[0].attachment_id
+        )
+        with pytest.raises(ForbiddenError, match="executable"):
+            client.inboxes.messages.get_raw(inbox_id=INBOX, message_id=infected.message_id)
+        with pytest.raises(ForbiddenError):
+            client.inboxes.messages.get_attachment(
+                inbox_id=INBOX,
+                message_id=infected.message_id,
+                attachment_id=stored.attachments[0].attachment_id,
+            )
+
+
+def test_missing_scanner_binaries_skip_unless_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.delenv("AGENTINBOX_TEST_SCANNERS", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="clamd and sigtool not installed"):
+        clamd_fixture.require_binaries()
+    monkeypatch.setenv("AGENTINBOX_TEST_SCANNERS", "1")
+    with pytest.raises(pytest.fail.Exception, match="AGENTINBOX_TEST_SCANNERS=1"):
+        clamd_fixture.require_binaries()
 
 
 # --- cost ------------------------------------------------------------------------------------------------
