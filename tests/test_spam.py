@@ -162,11 +162,47 @@ async def test_phishing_mail_matches_several_rules_and_is_spam() -> None:
         ("ATTACH_HTML", message(attachments=[("Remittance.html", b"<form>password</form>")])),
         ("ATTACH_EXECUTABLE", message(attachments=[("setup.exe", b"MZ")])),
         ("ATTACH_DOUBLE_EXT", message(attachments=[("invoice.pdf.exe", b"MZ")])),
+        ("SEXTORTION", message(text="I am a hacker. I recorded a video of you on an adult site.\n")),
+        (
+            "GIFT_CARD_REQUEST",
+            message(text="Buy 5 Apple gift cards, scratch the back and send me the codes.\n"),
+        ),
+        ("BRAND_IMPERSONATION", message(sender="PayPal Service <service@account-review.example>")),
+        ("BRAND_IMPERSONATION", message(text="Sign in at https://paypal.com.account-review.example/login\n")),
+        ("FROM_IS_TO", message(sender=AGENT)),
+        ("SUBJ_MONEY", message(subject="Turn $250 into $12,400")),
+        (
+            "SPAM_PHRASES_MANY",
+            message(text="Online pharmacy: viagra, cialis and xanax with no prescription, lowest price.\n"),
+        ),
     ],
 )
 def test_each_rule_matches_its_signal_and_not_ordinary_mail(rule: str, raw: bytes) -> None:
     assert rule in rules(raw)
     assert rule not in rules(HAM)
+
+
+def test_brands_sending_from_their_own_domains_are_not_impersonated() -> None:
+    for raw in (
+        message(sender="PayPal <service@paypal.com>", text="Receipt: https://www.paypal.com/activity\n"),
+        message(sender="Amazon.co.jp <shipment@amazon.co.jp>", text="https://www.amazon.co.jp/orders\n"),
+        message(sender="Chase Miller <chase.miller@example.org>"),
+        message(text="Join at https://outlook.office365.com/owa and https://groups.google.com/g/r-devel\n"),
+    ):
+        assert "BRAND_IMPERSONATION" not in rules(raw)
+
+
+def test_corpora_ham_is_not_spam() -> None:
+    from spam_corpus import load_sample
+
+    corpus("mbox_r_devel")
+    flagged = []
+    for sample in load_sample():
+        if not sample.spam:
+            score = sum(match.score for match in match_rules(inspect(sample.raw)))
+            if score >= 5.0:
+                flagged.append((sample.name, score))
+    assert flagged == []
 
 
 def test_base64_text_counts_only_for_ascii_text() -> None:
