@@ -92,10 +92,8 @@ def executable_magic(head: bytes) -> str | None:
             return "a Windows PE executable"
         # A DOS program without a PE header: believed only when its header's size (in 16-byte paragraphs)
         # and relocation table offset are plausible, so text starting "MZ" (Mozambique) is not one.
-        paragraphs, relocations = (
-            struct.unpack_from("<H", head, 8)[0],
-            struct.unpack_from("<H", head, 0x18)[0],
-        )
+        (paragraphs,) = struct.unpack_from("<H", head, 8)
+        (relocations,) = struct.unpack_from("<H", head, 0x18)
         if 2 <= paragraphs <= 64 and 0x1C <= relocations <= paragraphs * 16:
             return "a DOS/Windows executable (MZ header)"
     if head.startswith(b"\x7fELF"):

@@ -9,7 +9,8 @@ words and the attachment it was found in, and its raw content and attachments ar
 
 ``virus_scanner`` selects the check: ``builtin``; ``clamd://host:port`` or ``clamd:///path/to/clamd.sock``
 (clamd scans the raw message while the built-in rules run, their findings combined; the verdict's scanner
-is ``builtin+clamd``); or ``none``. When clamd cannot answer (down, slower than ``check_timeout`` allows,
+is ``builtin+clamd``; ``?stream_max_length=100M`` tells the client clamd's ``StreamMaxLength`` when it is
+not Debian's 25M); or ``none``. When clamd cannot answer (down, slower than ``check_timeout`` allows,
 or answering garbage), the verdict records why in its ``error`` and the built-in findings alone decide:
 clean by them, the mail is stored unlabelled; mail is never held or lost because clamd is down.
 """
