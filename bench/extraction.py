@@ -1,22 +1,25 @@
-"""Reply extraction: how often ``extract_reply`` gives the expected new text, and how long it takes.
+"""Reply extraction: how often agentinbox's extraction, and talon's alone, give the expected new text, and
+how long agentinbox's takes.
 
-    .venv/bin/python bench/extraction.py
+    .venv/bin/python bench/extraction.py          (add -v to list every miss)
 
-Accuracy is scored on the ground truth of ../shared/corpora (see each folder's SOURCE.txt), every case an
-exact match after normalising whitespace (trailing spaces of each line dropped, runs of blank lines made
-one, the whole stripped). How each corpus maps onto "the new content of the latest message":
+Accuracy is scored on the ground truth of ../shared/corpora (see each folder's SOURCE.txt) and on the labelled
+cases of tests/extraction_cases (see its README.md), every case an exact match after normalising whitespace
+(trailing spaces of each line dropped, runs of blank lines made one, the whole stripped). Each corpus defines
+"the new content" its own way, so each is compared with the matching output:
 
-- talon, plain_text_reply_extraction: ``extract_reply(input, None)[0] == expected_reply``. test_too_many_lines
-  is left out: it holds only with talon's MAX_LINES_COUNT patched to 1.
-- talon, standard_replies: the first text/plain part of each .eml, decoded, against its expected text.
-- talon, html_replies: ``extract_reply(None, html)[1]``, made text with ``html_to_text``, compared with all
-  whitespace removed on both sides (as talon's own test does).
-- email_reply_parser: each body file against ``expected_reply_text`` (``parse_reply``: the visible text,
-  so with signatures and quotes both gone).
-- mail_parser_reply: the ``equals`` assertions on reply 0's ``body`` (the latest reply without its header
-  block and signature) are the exact cases. Its ``contains``/``not_contains`` assertions on reply 0's body
-  are scored in a second row, as checks rather than cases. Reply counts and the other replies' fields have no
-  counterpart here.
+- talon's corpora expect everything new in the message, signature and forwarded message included: agentinbox
+  is scored with ``extract_reply`` (the whole new content), talon with ``extract_from_plain``/``_html``.
+  plain_text_reply_extraction leaves out test_too_many_lines (it holds only with talon's MAX_LINES_COUNT
+  patched to 1); standard_replies takes the first text/plain part of each .eml; html_replies compares
+  the HTML made text with all whitespace removed, as talon's own test does.
+- email_reply_parser (``parse_reply``: visible text, signature and quotes gone) and mail_parser_reply
+  (reply 0's ``body``: the latest reply without header block and signature) expect the reply without its
+  signature: agentinbox is scored with ``extract_message(...).text``. mail_parser_reply's
+  ``contains``/``not_contains`` assertions on reply 0's body are a second row, as checks rather than cases.
+- The labelled set: agentinbox's text, signature and forwarded fields must all match; talon alone is scored
+  against the whole new content (the case's ``full``, else expected text and signature together), which is
+  all it claims to return.
 
 Timing: ``extract_reply(body, None)`` on each of the 1,833 bodies of the R-devel 2015 mbox (split on the
 Pipermail separator, body = ``get_payload(decode=True)``), after talon has been imported once; then talon's
@@ -27,29 +30,23 @@ from __future__ import annotations
 
 import email
 import json
-import re
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from _corpus import CORPORA, mbox_messages, require_corpora
 
 from agentinbox.mail import extract
-from agentinbox.mail.extract import extract_reply, html_to_text
+from agentinbox.mail.extract import extract_message, extract_reply, html_to_text
 
-_TRAILING_SPACE = re.compile(r"[ \t]+$", re.MULTILINE)
-_BLANK_LINES = re.compile(r"\n\s*\n+")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from extraction_cases.labelled import agentinbox_result, load_cases, no_space, normalise, talon_result
 
-
-def normalise(text: str | None) -> str:
-    """Whitespace-insensitive form for comparing: no trailing spaces, single blank lines, stripped."""
-    text = (text or "").replace("\r\n", "\n")
-    return _BLANK_LINES.sub("\n\n", _TRAILING_SPACE.sub("", text)).strip()
-
-
-def no_space(text: str | None) -> str:
-    return re.sub(r"\s+", "", text or "")
+VERBOSE = "-v" in sys.argv[1:]
+Row = tuple[str, list[bool], list[bool], list[str]]  # name, talon ok per case, agentinbox ok per case, ids
 
 
 def first_text_part(raw: bytes) -> str:
@@ -61,93 +58,167 @@ def first_text_part(raw: bytes) -> str:
     return ""
 
 
-def talon_plain() -> list[bool]:
-    cases = json.loads((CORPORA / "talon" / "expectations.json").read_text())["plain_text_reply_extraction"]
-    return [
-        normalise(extract_reply(case["input"], None)[0]) == normalise(case["expected_reply"])
-        for case in cases["cases"]
-        if case["test"] != "test_too_many_lines"
-    ]
-
-
-def talon_standard() -> list[bool]:
-    cases = json.loads((CORPORA / "talon" / "expectations.json").read_text())["standard_replies"]["cases"]
-    return [
-        normalise(extract_reply(first_text_part((CORPORA / "talon" / case["file"]).read_bytes()), None)[0])
-        == normalise(case["expected_reply_text"])
-        for case in cases
-    ]
-
-
-def talon_html() -> list[bool]:
-    cases = json.loads((CORPORA / "talon" / "expectations.json").read_text())["html_replies"]["cases"]
-    results = []
-    for case in cases:
-        html = (CORPORA / "talon" / case["file"]).read_text(encoding="utf-8", errors="replace")
-        extracted = extract_reply(None, html)[1] or ""
-        results.append(no_space(html_to_text(extracted)) == no_space(case["expected_reply_text"]))
-    return results
-
-
-def email_reply_parser() -> list[bool]:
-    folder = CORPORA / "email_reply_parser"
-    cases = json.loads((folder / "expected_reply_text.json").read_text())
-    return [
-        normalise(extract_reply(read_body(folder / case["file"]), None)[0])
-        == normalise(case["expected_reply_text"])
-        for case in cases
-    ]
-
-
-def mail_parser_reply() -> tuple[list[bool], list[bool]]:
-    """(exact cases, contains/not_contains checks) on reply 0's body."""
-    folder = CORPORA / "mail_parser_reply"
-    exact: list[bool] = []
-    checks: list[bool] = []
-    for record in json.loads((folder / "expectations.json").read_text()):
-        extracted = None
-        for assertion in record["assertions"]:
-            if assertion.get("reply") != 0 or assertion.get("field") != "body":
-                continue
-            if extracted is None:
-                extracted = normalise(extract_reply(read_body(folder / record["file"]), None)[0])
-            value = normalise(assertion["value"])
-            if assertion["check"] == "equals":
-                exact.append(extracted == value)
-            elif assertion["check"] == "contains":
-                checks.append(value in extracted)
-            elif assertion["check"] == "not_contains":
-                checks.append(value not in extracted)
-    return exact, checks
-
-
 def read_body(path: Path) -> str:
     return path.read_bytes().decode("utf-8", "replace")
 
 
-def print_accuracy() -> None:
-    mpr_exact, mpr_checks = mail_parser_reply()
-    rows = [
-        ("talon plain_text_reply_extraction", talon_plain()),
-        ("talon standard_replies", talon_standard()),
-        ("talon html_replies (no whitespace)", talon_html()),
-        ("email_reply_parser expected_reply_text", email_reply_parser()),
-        ("mail_parser_reply reply 0 body equals", mpr_exact),
-        ("mail_parser_reply reply 0 body (contains checks)", mpr_checks),
+def _talon_corpus() -> dict[str, Any]:
+    return json.loads((CORPORA / "talon" / "expectations.json").read_text())
+
+
+def talon_plain(talon: Any) -> Row:
+    cases = [
+        c
+        for c in _talon_corpus()["plain_text_reply_extraction"]["cases"]
+        if c["test"] != "test_too_many_lines"
     ]
-    print(f"{'corpus':<50} {'cases':>6} {'exact':>6} {'accuracy':>9}")
-    for name, results in rows:
-        matches = sum(results)
-        print(f"{name:<50} {len(results):>6} {matches:>6} {100 * matches / max(len(results), 1):>8.1f}%")
+    want = [normalise(c["expected_reply"]) for c in cases]
+    return (
+        "talon plain_text_reply_extraction",
+        [normalise(talon.extract_from_plain(c["input"])) == w for c, w in zip(cases, want, strict=True)],
+        [normalise(extract_reply(c["input"], None)[0]) == w for c, w in zip(cases, want, strict=True)],
+        [c["test"] for c in cases],
+    )
 
 
-def mbox_bodies() -> list[str]:
+def talon_standard(talon: Any) -> Row:
+    cases = _talon_corpus()["standard_replies"]["cases"]
+    bodies = [first_text_part((CORPORA / "talon" / c["file"]).read_bytes()) for c in cases]
+    want = [normalise(c["expected_reply_text"]) for c in cases]
+    return (
+        "talon standard_replies",
+        [normalise(talon.extract_from_plain(b)) == w for b, w in zip(bodies, want, strict=True)],
+        [normalise(extract_reply(b, None)[0]) == w for b, w in zip(bodies, want, strict=True)],
+        [c["file"] for c in cases],
+    )
+
+
+def talon_html(talon: Any) -> Row:
+    cases = _talon_corpus()["html_replies"]["cases"]
+    htmls = [(CORPORA / "talon" / c["file"]).read_text(encoding="utf-8", errors="replace") for c in cases]
+    want = [no_space(c["expected_reply_text"]) for c in cases]
+    return (
+        "talon html_replies (no whitespace)",
+        [no_space(html_to_text(talon.extract_from_html(h))) == w for h, w in zip(htmls, want, strict=True)],
+        [
+            no_space(html_to_text(extract_reply(None, h)[1] or "")) == w
+            for h, w in zip(htmls, want, strict=True)
+        ],
+        [c["file"] for c in cases],
+    )
+
+
+def email_reply_parser(talon: Any) -> Row:
+    folder = CORPORA / "email_reply_parser"
+    cases = json.loads((folder / "expected_reply_text.json").read_text())
+    bodies = [read_body(folder / c["file"]) for c in cases]
+    want = [normalise(c["expected_reply_text"]) for c in cases]
+    return (
+        "email_reply_parser expected_reply_text",
+        [normalise(talon.extract_from_plain(b)) == w for b, w in zip(bodies, want, strict=True)],
+        [normalise(extract_message(b, None).text) == w for b, w in zip(bodies, want, strict=True)],
+        [c["file"] for c in cases],
+    )
+
+
+def mail_parser_reply(talon: Any) -> tuple[Row, Row]:
+    """(exact cases, contains/not_contains checks) on reply 0's body."""
+    folder = CORPORA / "mail_parser_reply"
+    rows: dict[str, tuple[list[bool], list[bool], list[str]]] = {
+        "exact": ([], [], []),
+        "checks": ([], [], []),
+    }
+    for record in json.loads((folder / "expectations.json").read_text()):
+        body = read_body(folder / record["file"])
+        ours = talons = None
+        for assertion in record["assertions"]:
+            if assertion.get("reply") != 0 or assertion.get("field") != "body":
+                continue
+            if ours is None:
+                ours = normalise(extract_message(body, None).text)
+                talons = normalise(talon.extract_from_plain(body))
+            value = normalise(assertion["value"])
+            check = assertion["check"]
+            kind = "exact" if check == "equals" else "checks"
+            for results, got in ((rows[kind][0], talons), (rows[kind][1], ours)):
+                if check == "equals":
+                    results.append(got == value)
+                elif check == "contains":
+                    results.append(value in (got or ""))
+                elif check == "not_contains":
+                    results.append(value not in (got or ""))
+            if check in ("equals", "contains", "not_contains"):
+                rows[kind][2].append(f"{record['test']} {check} {value[:30]!r}")
+    return (
+        ("mail_parser_reply reply 0 body equals", *rows["exact"]),
+        ("mail_parser_reply reply 0 body (contains checks)", *rows["checks"]),
+    )
+
+
+def labelled(talon: Any) -> list[Row]:
+    rows: dict[str, tuple[list[bool], list[bool], list[str]]] = {}
+    misses = []
+    for case in load_cases():
+        talon_ok, ours, ids = rows.setdefault(case.category, ([], [], []))
+        ok, problem = agentinbox_result(case)
+        talon_ok.append(talon_result(case, talon))
+        ours.append(ok)
+        ids.append(case.id)
+        if not ok:
+            misses.append(f"  {case.category}/{case.id}: {problem[:300]}")
+    if VERBOSE and misses:
+        print("labelled misses:\n" + "\n".join(misses) + "\n")
+    return [(f"labelled: {category}", *results) for category, results in rows.items()]
+
+
+def _pct(results: list[bool]) -> str:
+    return f"{sum(results):>4}/{len(results):<4} {100 * sum(results) / max(len(results), 1):5.1f}%"
+
+
+def print_accuracy(talon: Any) -> None:
+    exact, checks = mail_parser_reply(talon)
+    rows = [
+        talon_plain(talon),
+        talon_standard(talon),
+        talon_html(talon),
+        email_reply_parser(talon),
+        exact,
+        checks,
+    ]
+    rows += labelled(talon)
+    all_labelled = [r for r in rows if r[0].startswith("labelled")]
+    rows.append(
+        (
+            "labelled: all",
+            [x for r in all_labelled for x in r[1]],
+            [x for r in all_labelled for x in r[2]],
+            [i for r in all_labelled for i in r[3]],
+        )
+    )
+    print(f"{'corpus / category':<50} {'talon alone':>17} {'agentinbox':>17}")
+    regressions = []
+    for name, talons, ours, ids in rows:
+        print(f"{name:<50} {_pct(talons):>17} {_pct(ours):>17}")
+        if name != "labelled: all":
+            regressions += [f"{name}: {i}" for t, o, i in zip(talons, ours, ids, strict=True) if t and not o]
+        if VERBOSE:
+            for ok, case_id in zip(ours, ids, strict=True):
+                if not ok:
+                    print(f"    miss: {case_id}")
+    print(f"\ncases talon gets right and agentinbox does not: {len(regressions)}")
+    for line in regressions:
+        print("  " + line)
+
+
+def mbox_bodies() -> list[tuple[str, str]]:
+    """(Message-ID, body) of every message of the mbox."""
     bodies = []
     for raw in mbox_messages():
         message = email.message_from_bytes(raw)
         payload = message.get_payload(decode=True)
         assert isinstance(payload, bytes)  # the archive's bodies are all single-part text
-        bodies.append(payload.decode(message.get_content_charset() or "utf-8", "replace"))
+        body = payload.decode(message.get_content_charset() or "utf-8", "replace")
+        bodies.append((str(message.get("Message-ID", "?")), body))
     return bodies
 
 
@@ -160,28 +231,33 @@ def time_per_message(function: Callable[[str], object], bodies: list[str]) -> li
     return timings
 
 
-def print_timing() -> None:
-    bodies = mbox_bodies()
-    talon = extract._quotations()
-    skipped = sum(extract._unchanged_by_talon(body) for body in bodies)
-    print(f"\nR-devel 2015 mbox: {len(bodies)} bodies, {skipped} skip talon (the pre-check finds no quote)")
+def print_timing(talon: Any) -> None:
+    messages = mbox_bodies()
+    bodies = [body for _, body in messages]
+    print(f"\nR-devel 2015 mbox: {len(bodies)} bodies")
     for name, function in (
-        ("extract_reply(body, None)", lambda body: extract_reply(body, None)),
+        ("agentinbox extract_message", lambda body: extract_message(body, None)),
         ("talon extract_from_plain alone", talon.extract_from_plain),
     ):
-        timings = sorted(time_per_message(function, bodies))
-        p50 = statistics.median(timings)
-        p99 = timings[int(len(timings) * 0.99)]
-        print(f"{name:<32} p50 {p50:.3f} ms   p99 {p99:.3f} ms   max {timings[-1]:.3f} ms")
+        timings = time_per_message(function, bodies)
+        ordered = sorted(timings)
+        p50 = statistics.median(ordered)
+        p99 = ordered[int(len(ordered) * 0.99)]
+        slowest = max(range(len(timings)), key=timings.__getitem__)
+        message_id, body = messages[slowest]
+        print(
+            f"{name:<32} p50 {p50:.3f} ms   p99 {p99:.3f} ms   max {ordered[-1]:.3f} ms "
+            f"({message_id}, {len(body.splitlines())} lines)"
+        )
 
 
 def main() -> None:
     require_corpora()
     start = time.perf_counter()
-    extract._quotations()  # the one-time import, kept out of the per-message figures
+    talon = extract._quotations()  # the one-time import, kept out of the per-message figures
     print(f"talon import: {(time.perf_counter() - start) * 1000:.0f} ms (once, on first use)\n")
-    print_accuracy()
-    print_timing()
+    print_accuracy(talon)
+    print_timing(talon)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agentinbox.mail import extract
-from agentinbox.mail.extract import extract_reply, html_to_text, make_preview
+from agentinbox.mail.extract import extract_message, extract_reply, html_to_text, make_preview
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
@@ -68,7 +68,7 @@ def test_text_without_quotes_is_only_stripped_and_skips_talon(monkeypatch: pytes
 def test_gmail_html_reply_drops_the_quote() -> None:
     text, html = extract_reply(None, GMAIL_HTML)
     assert text is None
-    assert html is not None and html.startswith("<html>")
+    assert html is not None and "<html>" not in html  # sanitized: a fragment, safe to render
     assert "Tuesday" not in html and "gmail_quote" not in html
     assert html_to_text(html) == "Thanks, that works for me.\n\nAnn"
 
@@ -110,7 +110,7 @@ def test_garbage_html_never_raises(html: str) -> None:
     make_preview(None, html)
 
 
-def test_a_talon_failure_returns_the_input_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_talon_failure_leaves_the_cutting_to_agentinbox_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     class Broken:
         def extract_from_plain(self, text: str) -> str:
             raise RuntimeError("boom")
@@ -119,7 +119,9 @@ def test_a_talon_failure_returns_the_input_unchanged(monkeypatch: pytest.MonkeyP
             raise ValueError("boom")
 
     monkeypatch.setattr(extract, "_quotations", Broken)
-    assert extract_reply(GMAIL_TEXT, GMAIL_HTML) == (GMAIL_TEXT, GMAIL_HTML)
+    text, html = extract_reply(GMAIL_TEXT, GMAIL_HTML)
+    assert text == "Sounds good, see you at 3.\n\nAnn"
+    assert html is not None and html_to_text(html) == "Thanks, that works for me.\n\nAnn"
 
 
 def test_text_is_never_emptied(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,7 +130,10 @@ def test_text_is_never_emptied(monkeypatch: pytest.MonkeyPatch) -> None:
             return ""
 
     monkeypatch.setattr(extract, "_quotations", Empty)
-    assert extract_reply(GMAIL_TEXT, None)[0] == GMAIL_TEXT.strip()
+    assert extract_reply(GMAIL_TEXT, None)[0] == "Sounds good, see you at 3.\n\nAnn"
+    all_quote = "On Mon, Mar 2, 2015 at 10:07 AM, Bob <bob@example.com> wrote:\n> Can we meet?\n> Bob\n"
+    assert extract_reply(all_quote, None)[0] == all_quote.strip()
+    assert extract_message(all_quote, None).text == all_quote.strip()
 
 
 def test_long_texts_keep_what_talon_would_drop_after_its_line_limit() -> None:

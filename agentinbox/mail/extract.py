@@ -8,10 +8,26 @@ from __future__ import annotations
 import html as html_lib
 import re
 import warnings
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from types import ModuleType
 
-__all__ = ["extract_reply", "html_to_text", "make_preview"]
+from . import attribution
+from .bounce_text import human_readable
+from .forwarded import ForwardedMessage, find_forward_marker, parse_forwarded
+from .quote_html import cut_html_quotes, prepare_for_talon
+from .quote_text import split_reply
+from .sanitize import sanitize_html
+from .signature import split_signature
+
+__all__ = [
+    "Extraction",
+    "ForwardedMessage",
+    "extract_message",
+    "extract_reply",
+    "html_to_text",
+    "make_preview",
+]
 
 # Guards against pathological input. talon's splitter regexes backtrack badly on some shapes (a 2 KB line of
 # "On , On , …" takes seconds, 10 KB takes minutes), so beyond a size, or an estimated regex cost, talon is
@@ -285,24 +301,138 @@ def _extract_html(html: str) -> str:
     return _quotations().extract_from_html(html)
 
 
-def extract_reply(text: str | None, html: str | None) -> tuple[str | None, str | None]:
-    """``(extracted_text, extracted_html)``: only the new content of a reply, its quoted history removed.
+@dataclass(frozen=True, slots=True)
+class Extraction:
+    """What a message adds to its conversation: the reply ``text`` and ``html`` (quoted history, signature and
+    any forwarded message taken out), its ``signature``, and the ``forwarded`` message it carries.
 
-    Never raises: if talon fails, the input comes back unchanged. The text is stripped and never emptied;
-    the HTML is talon's (a whole ``<html>`` document when it cut something).
+    ``full_text``/``full_html`` are the new content with signature and forwarded message left in, as
+    :func:`extract_reply` gives them.
     """
-    extracted_text = extracted_html = None
-    if text is not None:
-        try:
-            extracted_text = _extract_text(text)
-        except Exception:
-            extracted_text = text
+
+    text: str | None
+    html: str | None
+    signature: str | None = None
+    forwarded: ForwardedMessage | None = None
+    full_text: str | None = None
+    full_html: str | None = None
+
+
+def _talon_cut_is_plausible(original: list[str], result: str) -> bool:
+    """Whether talon cut where quoted history really starts. Its splitters also fire on a lone "Date:" line
+    or a line starting with a date ("Date: Thursday, 6 March" in an invitation); such a cut is refused
+    unless the first line it removed is a quote marker, a boundary agentinbox's rules know, or names an
+    address."""
+    kept = result.split("\n")
+    index = 0
+    while index < len(kept) and index < len(original) and kept[index].rstrip() == original[index].rstrip():
+        index += 1
+    while index < len(original) and not original[index].strip():
+        index += 1
+    if index >= len(original):
+        return True
+    line = original[index]
+    if line.lstrip().startswith(">") or _EMAIL_IN_LINE.search(line) or attribution.looks_like_lead(line):
+        return True
+    boundary = attribution.find_boundary(original[index : index + 12])
+    return boundary is not None and boundary.index == 0
+
+
+_EMAIL_IN_LINE = re.compile(r"\S@[\w-]+\.|mailto:|\bwrote\b|<\s*$")
+
+
+def _talon_stage(text: str) -> str:
+    """talon's plain-text extraction, guarded: kept only when its cut is plausible."""
+    stripped = text.strip()
+    try:
+        first = _extract_text(text)
+    except Exception:
+        return stripped
+    first = first.replace("\r\n", "\n").replace("\r", "\n")
+    if first != stripped and not _talon_cut_is_plausible(stripped.split("\n"), first):
+        return stripped
+    return first
+
+
+def _split_text(text: str) -> tuple[str, str | None, ForwardedMessage | None, str]:
+    """(reply, signature, forwarded, whole new content) of a plain-text body."""
+    stripped = text.strip()
+    if not stripped or len(text) > MAX_TEXT_CHARS:
+        return stripped, None, None, stripped
+    normalised = stripped.replace("\r\n", "\n").replace("\r", "\n")
+    lines = normalised.split("\n")
+    report = human_readable(lines)
+    if report is not None:  # a bounce: its report is the new content, as written
+        body = "\n".join(report).strip() or normalised
+        return body, None, None, body
+    forwarded: ForwardedMessage | None = None
+    marker = find_forward_marker(lines)
+    if marker is not None:
+        boundary = attribution.find_boundary(lines[:marker])
+        if boundary is None:  # a forward, not a forward inside quoted history
+            forwarded = parse_forwarded(lines[marker:])
+            normalised = "\n".join(lines[:marker]).strip()
+    try:
+        first = _talon_stage(normalised) if normalised else ""
+        reply, inner = split_reply(first) if first else ("", None)
+        forwarded = forwarded or inner
+        body, signature = split_signature(reply)
+    except Exception:
+        return stripped, None, None, stripped
+    whole = reply if forwarded is None else f"{reply}\n\n{forwarded.text}".strip()
+    return body, signature, forwarded, whole
+
+
+def _split_html(html: str) -> tuple[str, str]:
+    """(reply HTML, whole new content HTML), both sanitized."""
+    if not html.strip(" \t\n\r\x0b\x0c"):
+        return html, html
+    try:
+        note, forwarded = prepare_for_talon(html)
+    except Exception:
+        note, forwarded = html, None
+    try:
+        cut = _extract_html(note)
+    except Exception:
+        cut = note
+    try:
+        whole, reply = cut_html_quotes(cut)
+    except Exception:
+        whole = reply = cut
+    if forwarded is not None:
+        whole = f"{whole}\n{forwarded}"
+    return sanitize_html(reply), sanitize_html(whole)
+
+
+def extract_message(text: str | None, html: str | None) -> Extraction:
+    """The new content of a message, split into reply, signature and forwarded message. Never raises.
+
+    talon runs first; agentinbox's own rules (localized attributions and header blocks, HTML quote
+    containers, forwards, inline replies, signatures, bounces) then take out what it left. The text is
+    stripped and never emptied; the HTML is sanitized (safe to render). When there is no text, it is
+    made from the HTML.
+    """
+    reply_html = whole_html = None
     if html is not None:
-        try:
-            extracted_html = _extract_html(html)
-        except Exception:
-            extracted_html = html
-    return extracted_text, extracted_html
+        reply_html, whole_html = _split_html(html)
+    if text is None and reply_html is not None and whole_html is not None and reply_html.strip():
+        # the reply text made from the HTML's new content, for readers that take text only
+        body, signature, forwarded, _ = _split_text(html_to_text(whole_html))
+        return Extraction(body, reply_html, signature, forwarded, None, whole_html)
+    if text is None:
+        return Extraction(None, reply_html, full_html=whole_html)
+    body, signature, forwarded, whole = _split_text(text)
+    return Extraction(body, reply_html, signature, forwarded, whole, whole_html)
+
+
+def extract_reply(text: str | None, html: str | None) -> tuple[str | None, str | None]:
+    """``(extracted_text, extracted_html)``: only the new content of a message, its quoted history removed
+    (signature and forwarded message kept; :func:`extract_message` splits them off).
+
+    Never raises. The text is stripped and never emptied; the HTML is sanitized.
+    """
+    extraction = extract_message(text, html)
+    return extraction.full_text, extraction.full_html
 
 
 # --- previews --------------------------------------------------------------------------------------------

@@ -1,0 +1,61 @@
+"""Delivery status notifications written as plain text (qmail, Exim, Postfix, sendmail, Exchange, Gmail):
+their human-readable part is the new content; the returned copy of the original message below the
+marker is not.
+
+Pure functions over lines, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["find_returned_message", "human_readable"]
+
+_RETURNED = re.compile(
+    r"^\s*(?:"
+    r"-+ ?below this line is a copy of the message\.?|"  # qmail
+    r"-+ this is a copy of the message, including all the headers\. ?-+|"  # Exim
+    r"-+ ?original message follows ?-+|-+ ?unsent message follows ?-+|"  # sendmail
+    r"-+ ?returned mail follows ?-+|-+ ?the original message was ?-+|"
+    r"-+ ?original message ?-+ ?follows\.?|"
+    r"-+ ?message (?:header|headers) follows ?-+|"
+    r"original message headers:?|"  # Exchange, Office 365
+    r"-+ ?original message headers ?-+|"
+    r"-+ ?original message ?-+|"  # Gmail
+    r"----- ?message truncated ?-----|"
+    r"-+ ?forwarded message ?-+\s*(?=$)"
+    r")\s*$",
+    re.IGNORECASE,
+)
+_DSN_HINT = re.compile(
+    r"mail delivery (?:failed|subsystem|system)|delivery status notification|undeliver(?:able|ed)|"
+    r"could not be delivered|returned mail|delivery has failed|failure notice|mailer-daemon|"
+    r"this is the mail system|permanent (?:fatal )?error|delivery to the following recipient|"
+    r"message not delivered|wasn't delivered|couldn't be delivered|address not found|"
+    r"unable to deliver|could not deliver|couldn't deliver|failed permanently|delivery failed|"
+    r"delivery to the following|not be delivered|zustellung|unzustellbar|non remis|no se pudo entregar",
+    re.IGNORECASE,
+)
+
+
+def find_returned_message(lines: list[str]) -> int | None:
+    """The index of the marker before the returned original in a bounce's text, or None when ``lines``
+    read like no bounce (the bounce wording must come before the marker)."""
+    for index, line in enumerate(lines):
+        if len(line) < 160 and _RETURNED.match(line):
+            head = "\n".join(lines[:index])
+            if _DSN_HINT.search(head):
+                return index
+    return None
+
+
+_HEAD_LINES = 15  # a bounce says what it is at its top
+
+
+def human_readable(lines: list[str]) -> list[str] | None:
+    """The human-readable report of a bounce (``lines`` up to the returned copy of the message), or None
+    when ``lines`` are not a bounce's."""
+    if not _DSN_HINT.search("\n".join(lines[:_HEAD_LINES])):
+        return None
+    returned = find_returned_message(lines)
+    return lines if returned is None else lines[:returned]
