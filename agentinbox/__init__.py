@@ -10,6 +10,7 @@ from ._types import OMIT
 from .client import AgentInbox, AsyncAgentInbox
 from .errors import (
     AgentInboxError,
+    AuthenticationError,
     ConflictError,
     ForbiddenError,
     MessageRejectedError,
@@ -56,6 +57,7 @@ __all__ = [
     "AsyncAgentInbox",
     "Attachment",
     "AttachmentResponse",
+    "AuthenticationError",
     "BearerApiKey",
     "ConflictError",
     "CreateApiKeyResponse",

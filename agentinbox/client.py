@@ -17,12 +17,12 @@ from typing import Any, TypeVar, overload
 import pydantic
 
 from ._clock import Clock
-from .errors import ValidationError
+from .errors import AuthenticationError, ValidationError
 from .events import EventBus, Events, SyncSubscription
-from .events.bus import Handler
-from .events.consumers import Consumer, Consumers, Start
+from .events.bus import Admits, Handler
+from .events.consumers import Consumer, Consumers, ScopedConsumers, Start
 from .events.webhooks import WebhookDispatcher
-from .models import FailedEvent, Message
+from .models import FailedEvent, Identity, Message
 from .pipeline import inbound
 from .pipeline.checks import build_checks, own_domains_of
 from .pipeline.context import Context
@@ -30,6 +30,7 @@ from .pipeline.delivery_worker import DeliveryWorker
 from .pipeline.receiving import Receiving
 from .pipeline.scheduler import Scheduler
 from .pipeline.submission import Submission
+from .resources._access import ORGANIZATION, Access, authenticate, check_key, consumer_namespace
 from .resources._base import Resource
 from .resources.api_keys import ApiKeys
 from .resources.domains import Domains
@@ -74,12 +75,23 @@ class AsyncAgentInbox:
     """The embedded mail engine: inboxes, messages, threads, drafts and pods in this process.
 
     The database opens (and its schema migrates) on first use; ``async with`` or ``close()`` releases it.
+    With ``scope_api_key`` (a key from ``api_keys.create``, or the settings ``api_key``) the client acts
+    only within that key's pod or inbox; the key is checked when the client opens. ``with_api_key`` gives
+    such a view of an open engine.
     """
 
     def __init__(
-        self, settings: Settings | None = None, *, clock: Clock | None = None, **overrides: Any
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        scope_api_key: str | None = None,
+        **overrides: Any,
     ) -> None:
         self.settings = _settings(settings, overrides)
+        self._root = self
+        self._access: Access = ORGANIZATION
+        self._scope_key = None if scope_api_key is None else check_key(scope_api_key)
         self._clock = clock or Clock()
         self._opened: Context | None = None
         self._opening: asyncio.Lock | None = None
@@ -89,6 +101,16 @@ class AsyncAgentInbox:
         self._scheduler: Scheduler | None = None
         self._webhook_dispatcher: WebhookDispatcher | None = None
         self._listener: Listener | None = None
+        self._bus = EventBus()
+        self._bus.ensure_open = self._context
+        self._consumers = Consumers(self._bus, self._clock)
+        namespace = None
+        if self._scope_key is not None:
+            namespace = consumer_namespace(self._scope_key, self.settings.api_key)
+        # Events are checked against the key's scope when they are dispatched, after the key is.
+        self._namespaces(None if namespace is None else self._admits, namespace)
+
+    def _namespaces(self, admits: Admits | None, namespace: Callable[[str], str] | None) -> None:
         self.inboxes = Inboxes(self)
         self.threads = Threads(self)
         self.drafts = Drafts(self)
@@ -97,14 +119,55 @@ class AsyncAgentInbox:
         self.domains = Domains(self)
         self.webhooks = Webhooks(self)
         self.lists = Lists(self)
-        self._bus = EventBus()
-        self._bus.ensure_open = self._context
-        self._consumers = Consumers(self._bus, self._clock)
-        self.events = Events(self._bus, self._consumers)
+        self._event_scope = admits
+        consumers: Consumers | ScopedConsumers = self._consumers
+        if admits is not None and namespace is not None:
+            consumers = ScopedConsumers(self._consumers, admits=admits, namespace=namespace)
+        self.events = Events(self._bus, consumers, admits=admits)
+
+    def _admits(self, row: Any) -> bool:
+        return self._access.admits(row)
+
+    async def with_api_key(self, api_key: str) -> AsyncAgentInbox:
+        """A view of this engine that acts with ``api_key``: only within its pod or inbox (the settings
+        ``api_key`` is the organization's). The view shares the database, workers and event bus, so it is
+        cheap to make, e.g. one per HTTP request; the key is checked now (AuthenticationError when unknown,
+        revoked or expired), and the view keeps it for as long as it is used. ``close()`` on a view
+        releases nothing: the engine belongs to this client."""
+        key = check_key(api_key)
+        ctx = await self._context()
+        access = await ctx.db.read(
+            authenticate, key, organization_key=self.settings.api_key, now=ctx.clock.now()
+        )
+        view = object.__new__(AsyncAgentInbox)
+        view.settings = self.settings
+        view._root = self._root
+        view._access = access
+        view._scope_key = key
+        view._clock = self._clock
+        view._bus = self._bus
+        view._consumers = self._consumers
+        namespace = consumer_namespace(key, self.settings.api_key)  # None for the settings api_key
+        view._namespaces(None if namespace is None else access.admits, namespace)
+        return view
+
+    @property
+    def identity(self) -> Identity:
+        """Who this client acts as (AgentMail's ``GET /v0/auth/me``): the scope of its API key. A client
+        given ``scope_api_key`` knows it once open (before, this raises AuthenticationError)."""
+        if self._scope_key is not None and self._root._opened is None:
+            raise AuthenticationError(
+                "the scope_api_key is checked when the client opens: await client.open() first",
+                code="unauthorized",
+            )
+        return self._access.identity
 
     async def _context(self) -> Context:
-        if self._opened is not None:
-            return self._opened
+        root = self._root
+        if root._opened is not None:
+            return root._opened
+        if root is not self:
+            return await root._context()
         if self._opening is None:
             self._opening = asyncio.Lock()
         async with self._opening:
@@ -113,6 +176,13 @@ class AsyncAgentInbox:
                 try:
                     await db.migrate()
                     await db.write(pods.default_pod_id, self._clock.now())
+                    if self._scope_key is not None:
+                        self._access = await db.read(
+                            authenticate,
+                            self._scope_key,
+                            organization_key=self.settings.api_key,
+                            now=self._clock.now(),
+                        )
                 except BaseException:
                     await db.close()
                     raise
@@ -163,6 +233,10 @@ class AsyncAgentInbox:
         Without ``start()`` the engine still works fully in-process.
         """
         ctx = await self._context()
+        self._access.organization_only("start()")
+        if self._root is not self:
+            await self._root.start()
+            return
         if self._delivery is None:
             self._delivery = DeliveryWorker(ctx)
             ctx.wake_delivery = self._delivery.wake
@@ -191,12 +265,14 @@ class AsyncAgentInbox:
     @property
     def smtp_address(self) -> tuple[str, int] | None:
         """The (host, port) the SMTP receiver listens on after ``start()``, or None."""
-        return self._receiving.smtp_address if self._receiving is not None else None
+        receiving = self._root._receiving
+        return receiving.smtp_address if receiving is not None else None
 
     @property
     def submission_address(self) -> tuple[str, int] | None:
         """The (host, port) the SMTP submission server listens on after ``start()``, or None."""
-        return self._submission.address if self._submission is not None else None
+        submission = self._root._submission
+        return submission.address if submission is not None else None
 
     async def deliver(
         self,
@@ -216,6 +292,7 @@ class AsyncAgentInbox:
         inbox.
         """
         ctx = await self._context()
+        self._access.organization_only("deliver()")
         return await inbound.deliver(
             ctx, raw, mail_from=mail_from, rcpt_to=rcpt_to, client_ip=client_ip, helo=helo
         )
@@ -236,7 +313,7 @@ class AsyncAgentInbox:
         client). Each handler sees its events one at a time, in order; one that is slow or raises (the
         exception is logged) holds up neither SMTP nor other handlers.
         """
-        return self._bus.on(event_types, inbox_ids=inbox_ids, pod_ids=pod_ids)
+        return self._bus.on(event_types, inbox_ids=inbox_ids, pod_ids=pod_ids, admits=self._event_scope)
 
     async def wait_for_message(
         self,
@@ -248,7 +325,9 @@ class AsyncAgentInbox:
         """The next message received into ``inbox_id`` (and ``thread_id``) after this call; raises
         ``errors.WaitTimeoutError`` (also a ``TimeoutError``) when none arrives within ``timeout`` seconds."""
         await self._context()
-        return await self._bus.wait_for_message(inbox_id=inbox_id, thread_id=thread_id, timeout=timeout)
+        return await self._bus.wait_for_message(
+            inbox_id=inbox_id, thread_id=thread_id, timeout=timeout, admits=self._event_scope
+        )
 
     async def _subscribe_sync(
         self,
@@ -258,10 +337,15 @@ class AsyncAgentInbox:
         wait: float | None,
     ) -> SyncSubscription:
         await self._context()
-        return self._bus.subscribe_sync(event_types, inbox_ids=inbox_ids, pod_ids=pod_ids, timeout=wait)
+        return self._bus.subscribe_sync(
+            event_types, inbox_ids=inbox_ids, pod_ids=pod_ids, timeout=wait, admits=self._event_scope
+        )
 
     async def close(self) -> None:
-        """Stop serving and release the database; the client can be opened again by using it."""
+        """Stop serving and release the database; the client can be opened again by using it. (On a view
+        made by ``with_api_key`` this does nothing: the engine belongs to the client it came from.)"""
+        if self._root is not self:
+            return
         await self._consumers.close()  # first: a handler finishing its event may still use the client
         submission, self._submission = self._submission, None
         if submission is not None:
@@ -470,10 +554,19 @@ class AgentInbox:
     """
 
     def __init__(
-        self, settings: Settings | None = None, *, clock: Clock | None = None, **overrides: Any
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        scope_api_key: str | None = None,
+        **overrides: Any,
     ) -> None:
-        self._async = AsyncAgentInbox(settings, clock=clock, **overrides)
+        self._async = AsyncAgentInbox(settings, clock=clock, scope_api_key=scope_api_key, **overrides)
         self._portal = _Portal()
+        self._view = False
+        self._namespaces()
+
+    def _namespaces(self) -> None:
         self.settings = self._async.settings
         self.inboxes: Any = SyncNamespace(self._async.inboxes, self._portal)
         self.threads: Any = SyncNamespace(self._async.threads, self._portal)
@@ -485,6 +578,21 @@ class AgentInbox:
         self.lists: Any = SyncNamespace(self._async.lists, self._portal)
         self.events = SyncEvents(self)
         self._closed = False
+
+    def with_api_key(self, api_key: str) -> AgentInbox:
+        """A view of this engine acting with ``api_key`` (see ``AsyncAgentInbox.with_api_key``); it shares
+        this client's event-loop thread, and closing it releases nothing."""
+        view = object.__new__(AgentInbox)
+        view._async = self._portal.call(self._async.with_api_key(api_key))
+        view._portal = self._portal
+        view._view = True
+        view._namespaces()
+        return view
+
+    @property
+    def identity(self) -> Identity:
+        """Who this client acts as: the scope of its API key (see ``AsyncAgentInbox.identity``)."""
+        return self._async.identity
 
     @property
     def async_client(self) -> AsyncAgentInbox:
@@ -556,8 +664,8 @@ class AgentInbox:
         )
 
     def close(self) -> None:
-        """Release the database and stop the client's event-loop thread."""
-        if self._closed:
+        """Release the database and stop the client's event-loop thread (a view releases nothing)."""
+        if self._closed or self._view:
             return
         self._closed = True
         try:

@@ -9,6 +9,7 @@ codes of AgentMail's API) and a message a person can act on::
     ├── ConflictError            code "conflict"           an idempotency key reused for another request
     ├── UnprocessableError       code "unprocessable"      well-formed but impossible (no recipients, taken name)
     ├── MessageRejectedError     code "message_rejected"   a send refused by policy or size
+    ├── AuthenticationError      code "unknown_api_key"    an unknown, revoked or expired API key (401)
     ├── ForbiddenError           code "forbidden"          outside the API key's scope, or withheld content
     ├── RateLimitError           code "rate_limit_exceeded" a send over an inbox's rate or a domain's warm-up cap
     └── WaitTimeoutError         code "timeout"            nothing arrived in time (also a TimeoutError)
@@ -22,6 +23,7 @@ from typing import Any
 
 __all__ = [
     "AgentInboxError",
+    "AuthenticationError",
     "ConflictError",
     "ForbiddenError",
     "MessageRejectedError",
@@ -96,6 +98,14 @@ class MessageRejectedError(AgentInboxError):
 
     code = "message_rejected"
     name = "MessageRejectedError"
+
+
+class AuthenticationError(AgentInboxError):
+    """An API key was refused: none given (``missing_authorization``), or unknown, revoked or expired
+    (``unknown_api_key``); AgentMail answers these with 401 ``UnauthorizedError``."""
+
+    code = "unknown_api_key"
+    name = "UnauthorizedError"
 
 
 class ForbiddenError(AgentInboxError):

@@ -28,6 +28,7 @@ __all__ = [
     "EventReceipt",
     "EventReject",
     "FailedEvent",
+    "Identity",
     "Inbox",
     "ListApiKeysResponse",
     "ListDomainsResponse",
@@ -432,6 +433,17 @@ class CreateApiKeyResponse(Model):
 
 class ListApiKeysResponse(_Page):
     api_keys: list[BearerApiKey]
+
+
+class Identity(Model):
+    """Who a client acts as (``GET /v0/auth/me``): the scope of its API key and the key's id."""
+
+    scope_type: Literal["organization", "pod", "inbox"]
+    scope_id: str
+    organization_id: str
+    pod_id: str | None = None
+    inbox_id: str | None = None
+    api_key_id: str | None = None
 
 
 class Webhook(Model):

@@ -13,6 +13,7 @@ EXPECTED = [
     "AsyncAgentInbox",
     "Attachment",
     "AttachmentResponse",
+    "AuthenticationError",
     "BearerApiKey",
     "ConflictError",
     "CreateApiKeyResponse",
@@ -71,6 +72,7 @@ def test_error_hierarchy_and_codes() -> None:
         "UnprocessableError": "unprocessable",
         "MessageRejectedError": "message_rejected",
         "ForbiddenError": "forbidden",
+        "AuthenticationError": "unknown_api_key",
         "RateLimitError": "rate_limit_exceeded",
         "WaitTimeoutError": "timeout",
     }

@@ -39,7 +39,7 @@ from ..store.database import Database
 from ..store.events import Appended, EventRow
 
 if TYPE_CHECKING:
-    from .consumers import Consumers
+    from .consumers import Consumers, ScopedConsumers
 
 __all__ = ["EVENT_TYPES", "EventBus", "Events", "Handler", "Subscription", "SyncSubscription"]
 
@@ -84,6 +84,8 @@ IDLE_SYNC = 0.1
 _BATCH = 500
 
 Handler = Callable[[Any], Awaitable[None] | None]
+#: Whether an event lies in a client's scope (``resources/_access.py``); None admits everything.
+Admits = Callable[[EventRow], bool]
 
 
 def _names(value: str | Iterable[str] | None, what: str) -> frozenset[str] | None:
@@ -98,7 +100,7 @@ def _names(value: str | Iterable[str] | None, what: str) -> frozenset[str] | Non
 class _Filter:
     """Event types, inboxes, pods (and a thread, for ``wait_for_message``); None matches any."""
 
-    __slots__ = ("event_types", "inbox_ids", "pod_ids", "thread_id")
+    __slots__ = ("admits", "event_types", "inbox_ids", "pod_ids", "thread_id")
 
     def __init__(
         self,
@@ -106,6 +108,7 @@ class _Filter:
         inbox_ids: str | Iterable[str] | None,
         pod_ids: str | Iterable[str] | None,
         thread_id: str | None = None,
+        admits: Admits | None = None,
     ) -> None:
         self.event_types = _names(event_types, "event_types")
         unknown = sorted((self.event_types or frozenset()) - EVENT_TYPES)
@@ -114,6 +117,8 @@ class _Filter:
         self.inbox_ids = _names(inbox_ids, "inbox_ids")
         self.pod_ids = _names(pod_ids, "pod_ids")
         self.thread_id = thread_id
+        #: The scope of the client's API key: the filter never matches an event outside it.
+        self.admits = admits
 
     def matches(self, row: EventRow) -> bool:
         return (
@@ -121,6 +126,7 @@ class _Filter:
             and (self.inbox_ids is None or row.inbox_id in self.inbox_ids)
             and (self.pod_ids is None or row.pod_id in self.pod_ids)
             and (self.thread_id is None or row.thread_id == self.thread_id)
+            and (self.admits is None or self.admits(row))
         )
 
 
@@ -362,9 +368,10 @@ class EventBus:
         *,
         inbox_ids: str | Iterable[str] | None = None,
         pod_ids: str | Iterable[str] | None = None,
+        admits: Admits | None = None,
     ) -> Callable[[Handler], Handler]:
         """Register the decorated handler for matching events; returns it unchanged."""
-        where = _Filter(event_types, inbox_ids, pod_ids)
+        where = _Filter(event_types, inbox_ids, pod_ids, admits=admits)
 
         def register(handler: Handler) -> Handler:
             if not callable(handler):
@@ -380,9 +387,10 @@ class EventBus:
         *,
         inbox_ids: str | Iterable[str] | None = None,
         pod_ids: str | Iterable[str] | None = None,
+        admits: Admits | None = None,
     ) -> Subscription:
         """An async iterator over the matching events committed from now on."""
-        subscription = Subscription(self, _Filter(event_types, inbox_ids, pod_ids))
+        subscription = Subscription(self, _Filter(event_types, inbox_ids, pod_ids, admits=admits))
         self._add(subscription)
         return subscription
 
@@ -393,9 +401,11 @@ class EventBus:
         inbox_ids: str | Iterable[str] | None = None,
         pod_ids: str | Iterable[str] | None = None,
         timeout: float | None = None,
+        admits: Admits | None = None,
     ) -> SyncSubscription:
         """``subscribe`` as a blocking iterator (registered on the bus's loop by the caller)."""
-        subscription = SyncSubscription(self, _Filter(event_types, inbox_ids, pod_ids), timeout=timeout)
+        where = _Filter(event_types, inbox_ids, pod_ids, admits=admits)
+        subscription = SyncSubscription(self, where, timeout=timeout)
         self._add(subscription)
         return subscription
 
@@ -405,6 +415,7 @@ class EventBus:
         inbox_id: str | None = None,
         thread_id: str | None = None,
         timeout: float | None = None,  # noqa: ASYNC109  # the reference SDK's keyword
+        admits: Admits | None = None,
     ) -> Message:
         """The next message received (``message.received``) into the inbox (and thread), as committed.
 
@@ -413,7 +424,7 @@ class EventBus:
         """
         if timeout is not None and timeout < 0:
             raise ValidationError("timeout must not be negative", path=["timeout"])
-        where = _Filter("message.received", inbox_id, None, thread_id)
+        where = _Filter("message.received", inbox_id, None, thread_id, admits=admits)
         future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
         waiter = _Waiter(where, future)
         self._add(waiter)
@@ -561,8 +572,11 @@ async def _opened() -> None:
 class Events:
     """``client.events`` of the async client: streams of the events committed from now on."""
 
-    def __init__(self, bus: EventBus, consumers: Consumers) -> None:
+    def __init__(
+        self, bus: EventBus, consumers: Consumers | ScopedConsumers, *, admits: Admits | None = None
+    ) -> None:
         self._bus = bus
+        self._admits = admits
         #: Durable consumers (``events/consumers.py``): ``consume(group=…, handler=…)`` registers one (or,
         #: without ``handler``, decorates it); ``await failed(group)`` lists the events a group set aside;
         #: ``await replay(group, event_ids=None)`` runs them again.
@@ -580,4 +594,4 @@ class Events:
         """``async for event in client.events.subscribe(event_types=[...], inbox_ids=[...])``: the matching
         events committed from now on, in order; ``break`` (or ``close()``) ends the stream. When nobody
         listened just before, it may also get events committed up to ``IDLE_SYNC`` (0.1 s) earlier."""
-        return self._bus.subscribe(event_types, inbox_ids=inbox_ids, pod_ids=pod_ids)
+        return self._bus.subscribe(event_types, inbox_ids=inbox_ids, pod_ids=pod_ids, admits=self._admits)

@@ -59,7 +59,7 @@ from ..store import consumers as store
 from ..store import events as log
 from ..store.database import Database
 from ..store.events import EventRow
-from .bus import GAP_GRACE, EventBus, Handler, _Filter, _Subscriber
+from .bus import GAP_GRACE, Admits, EventBus, Handler, _Filter, _Subscriber
 
 __all__ = ["Consumer", "Consumers", "Start"]
 
@@ -476,6 +476,7 @@ class Consumers:
         start: Start = ...,
         max_attempts: int = ...,
         retry_delay: float = ...,
+        admits: Admits | None = ...,
     ) -> Consumer: ...
 
     @overload
@@ -490,6 +491,7 @@ class Consumers:
         start: Start = ...,
         max_attempts: int = ...,
         retry_delay: float = ...,
+        admits: Admits | None = ...,
     ) -> Callable[[Handler], Consumer]: ...
 
     def consume(
@@ -503,11 +505,13 @@ class Consumers:
         start: Start = "oldest",
         max_attempts: int = 5,
         retry_delay: float = 1.0,
+        admits: Admits | None = None,
     ) -> Consumer | Callable[[Handler], Consumer]:
         """Register a durable consumer (see the module docstring); without ``handler``, a decorator that
-        registers the decorated function and returns the ``Consumer``. Call it on the client's loop."""
+        registers the decorated function and returns the ``Consumer``. Call it on the client's loop.
+        ``admits`` keeps it to the events of a scoped API key."""
         check_group(group)
-        where = _Filter(event_types, inbox_ids, pod_ids)
+        where = _Filter(event_types, inbox_ids, pod_ids, admits=admits)
         if start not in ("oldest", "now"):
             raise ValidationError("start must be 'oldest' or 'now'", path=["start"])
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 1:
@@ -610,6 +614,82 @@ class Consumers:
         await self.bus.ensure_open()
         assert self._db is not None, "the client opens its consumers with the bus"
         return self._db
+
+
+class ScopedConsumers:
+    """The durable consumers of a client acting with a pod's or inbox's API key: each receives only the
+    events of the key's scope, and its group names are kept apart from other keys' (``namespace``), so one
+    pod's consumer never takes over, lists or replays another pod's group."""
+
+    def __init__(self, consumers: Consumers, *, admits: Admits, namespace: Callable[[str], str]) -> None:
+        self._consumers = consumers
+        self._admits = admits
+        self._namespace = namespace
+
+    @overload
+    def consume(
+        self,
+        *,
+        group: str,
+        handler: Handler,
+        event_types: str | Iterable[str] | None = ...,
+        inbox_ids: str | Iterable[str] | None = ...,
+        pod_ids: str | Iterable[str] | None = ...,
+        start: Start = ...,
+        max_attempts: int = ...,
+        retry_delay: float = ...,
+    ) -> Consumer: ...
+
+    @overload
+    def consume(
+        self,
+        *,
+        group: str,
+        handler: None = ...,
+        event_types: str | Iterable[str] | None = ...,
+        inbox_ids: str | Iterable[str] | None = ...,
+        pod_ids: str | Iterable[str] | None = ...,
+        start: Start = ...,
+        max_attempts: int = ...,
+        retry_delay: float = ...,
+    ) -> Callable[[Handler], Consumer]: ...
+
+    def consume(
+        self,
+        *,
+        group: str,
+        handler: Handler | None = None,
+        event_types: str | Iterable[str] | None = None,
+        inbox_ids: str | Iterable[str] | None = None,
+        pod_ids: str | Iterable[str] | None = None,
+        start: Start = "oldest",
+        max_attempts: int = 5,
+        retry_delay: float = 1.0,
+    ) -> Consumer | Callable[[Handler], Consumer]:
+        """``Consumers.consume`` within the key's scope."""
+        check_group(group)
+        return self._consumers.consume(
+            group=self._namespace(group),
+            handler=handler,
+            event_types=event_types,
+            inbox_ids=inbox_ids,
+            pod_ids=pod_ids,
+            start=start,
+            max_attempts=max_attempts,
+            retry_delay=retry_delay,
+            admits=self._admits,
+        )
+
+    async def failed(self, group: str) -> list[FailedEvent]:
+        """The group's set-aside events (see ``Consumers.failed``)."""
+        check_group(group)
+        found = await self._consumers.failed(self._namespace(group))
+        return [failure.model_copy(update={"group": group}) for failure in found]
+
+    async def replay(self, group: str, event_ids: str | Iterable[str] | None = None) -> int:
+        """Queue the group's set-aside events to run again (see ``Consumers.replay``)."""
+        check_group(group)
+        return await self._consumers.replay(self._namespace(group), event_ids)
 
 
 def check_group(group: object) -> None:

@@ -1,4 +1,6 @@
-"""What every namespace shares: access to the engine context and argument conversions."""
+"""What every namespace shares: the engine context, the client's access (``_access.py``: the scope and
+permissions of its API key, consulted by every method before it reaches the store) and argument
+conversions."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from ..errors import ValidationError
 from ..pipeline.context import Context
 from ..store import inboxes, pods
 from ..store.scopes import Scope
+from ._access import Access
 
 if TYPE_CHECKING:
     from ..client import AsyncAgentInbox
@@ -24,6 +27,7 @@ __all__ = [
     "check_id",
     "in_inbox",
     "in_pod",
+    "in_scope",
     "no_control_characters",
     "strings",
     "timestamp",
@@ -40,6 +44,26 @@ class Resource:
 
     async def _ctx(self) -> Context:
         return await self._client._context()
+
+    async def _access(self, permission: str | None = None) -> Access:
+        """The client's access once it is open (a key given to the constructor is checked on opening),
+        after checking it holds ``permission``."""
+        await self._client._context()
+        access = self._client._access
+        if permission is not None:
+            access.require(permission)
+        return access
+
+    async def _within(self, scope: Scope, permission: str) -> Scope:
+        """``scope`` narrowed to the client's key (see ``Access.within``), after checking ``permission``."""
+        return (await self._access(permission)).within(scope)
+
+    async def _inbox(self, inbox_id: str, permission: str) -> None:
+        """Check ``inbox_id`` lies in the key's scope before an operation the pipeline carries out by inbox
+        (sending, drafts); an inbox outside it is a NotFoundError, as an unknown one is."""
+        access = await self._access(permission)
+        if access.scoped:
+            await self._read(access.inbox, inbox_id)
 
     async def _read(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         ctx = await self._ctx()
@@ -105,11 +129,12 @@ def strings(value: str | Sequence[str] | None, name: str) -> list[str]:
     return [no_control_characters(v, name) for v in value]
 
 
-def in_inbox(fn: Callable[..., T], inbox_id: str) -> Callable[[Connection], T]:
-    """``fn`` run after checking the inbox exists (so an unknown inbox is a NotFoundError, not an empty list)."""
+def in_inbox(fn: Callable[..., T], inbox_id: str, pod_id: str | None = None) -> Callable[[Connection], T]:
+    """``fn`` run after checking the inbox exists (so an unknown inbox is a NotFoundError, not an empty list),
+    in pod ``pod_id`` when given."""
 
     def run(conn: Connection, *args: Any, **kwargs: Any) -> T:
-        inboxes.get_inbox(conn, inbox_id)
+        inboxes.get_inbox(conn, inbox_id, pod_id=pod_id)
         return fn(conn, *args, **kwargs)
 
     return run
@@ -128,7 +153,7 @@ def in_pod(fn: Callable[..., T], pod_id: str) -> Callable[[Connection], T]:
 def in_scope(fn: Callable[..., T], scope: Scope) -> Callable[..., T]:
     """``fn`` run after checking the inbox or pod of ``scope`` exists (as is for the organization)."""
     if scope.inbox_id is not None:
-        return in_inbox(fn, scope.inbox_id)
+        return in_inbox(fn, scope.inbox_id, scope.pod_id)
     if scope.pod_id is not None:
         return in_pod(fn, scope.pod_id)
     return fn

@@ -81,11 +81,14 @@ class _ApiKeyOperations(Resource):
         now = ctx.clock.now()
         if expiry is not None and expiry <= now:
             raise ValidationError("expires_at must be in the future", path=["expires_at"])
+        access = await self._access("api_key_create")
+        within = access.exactly(Scope(inbox_id=inbox_id, pod_id=pod_id), "API keys")
+        grants = access.grants(grants)  # a key never makes a key that may do more than itself
 
         def run(conn: Connection) -> CreateApiKeyResponse:
             owner = pod_id
             if inbox_id is not None:
-                owner = inboxes.get_inbox(conn, inbox_id).pod_id
+                owner = inboxes.get_inbox(conn, inbox_id, pod_id=within.pod_id).pod_id
             elif pod_id is not None:
                 pods.require_pod(conn, pod_id)
             return api_keys.create_api_key(
@@ -102,18 +105,22 @@ class _ApiKeyOperations(Resource):
 
     async def _update(self, scope: Scope, api_key_id: str, *, name: Any, permissions: Any) -> BearerApiKey:
         ctx = await self._ctx()
+        access = await self._access("api_key_update")
+        scope = access.within(scope)
+        grants = None if permissions is OMIT else _permissions(permissions)
         return await ctx.db.write(
             api_keys.update_api_key,
             check_id(api_key_id, "api_key_id"),
             scope=scope,
             name=None if name is OMIT else _name(name, default=None),
-            permissions=None if permissions is OMIT else _permissions(permissions),
+            permissions=None if grants is None else access.grants(grants),
             now=ctx.clock.now(),
         )
 
     async def _list(
         self, scope: Scope, *, limit: int | None, page_token: str | None, ascending: bool | None
     ) -> ListApiKeysResponse:
+        scope = await self._within(scope, "api_key_read")
         return await self._read(
             in_scope(api_keys.list_api_keys, scope),
             scope,
@@ -121,6 +128,10 @@ class _ApiKeyOperations(Resource):
             page_token=page_token,
             ascending=check_bool(ascending, "ascending"),
         )
+
+    async def _delete(self, scope: Scope, api_key_id: str) -> None:
+        scope = await self._within(scope, "api_key_delete")
+        await self._write(api_keys.delete_api_key, check_id(api_key_id, "api_key_id"), scope=scope)
 
 
 class ApiKeys(_ApiKeyOperations):
@@ -140,7 +151,8 @@ class ApiKeys(_ApiKeyOperations):
         return await self._list(Scope(), limit=limit, page_token=page_token, ascending=ascending)
 
     async def get(self, *, api_key_id: str) -> BearerApiKey:
-        return await self._read(api_keys.get_api_key, check_id(api_key_id, "api_key_id"))
+        scope = await self._within(Scope(), "api_key_read")
+        return await self._read(api_keys.get_api_key, check_id(api_key_id, "api_key_id"), scope=scope)
 
     async def create(
         self,
@@ -166,7 +178,7 @@ class ApiKeys(_ApiKeyOperations):
 
     async def delete(self, *, api_key_id: str) -> None:
         """Revoke a key at once (sessions already authenticated with it can submit no more mail)."""
-        await self._write(api_keys.delete_api_key, check_id(api_key_id, "api_key_id"), scope=Scope())
+        await self._delete(Scope(), api_key_id)
 
 
 class InboxApiKeys(_ApiKeyOperations):
@@ -207,8 +219,7 @@ class InboxApiKeys(_ApiKeyOperations):
         return await self._update(scope, api_key_id, name=name, permissions=permissions)
 
     async def delete(self, *, inbox_id: str, api_key_id: str) -> None:
-        scope = Scope(inbox_id=check_id(inbox_id, "inbox_id"))
-        await self._write(api_keys.delete_api_key, check_id(api_key_id, "api_key_id"), scope=scope)
+        await self._delete(Scope(inbox_id=check_id(inbox_id, "inbox_id")), api_key_id)
 
 
 class PodApiKeys(_ApiKeyOperations):
@@ -249,5 +260,4 @@ class PodApiKeys(_ApiKeyOperations):
         return await self._update(scope, api_key_id, name=name, permissions=permissions)
 
     async def delete(self, *, pod_id: str, api_key_id: str) -> None:
-        scope = Scope(pod_id=check_id(pod_id, "pod_id"))
-        await self._write(api_keys.delete_api_key, check_id(api_key_id, "api_key_id"), scope=scope)
+        await self._delete(Scope(pod_id=check_id(pod_id, "pod_id")), api_key_id)

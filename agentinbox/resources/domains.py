@@ -55,7 +55,10 @@ def _selector(value: object) -> str:
 
 
 class Domains(Resource):
-    """Custom domains of the organization."""
+    """Custom domains of the organization (managed with an organization key: a domain serves every pod)."""
+
+    async def _organization(self, permission: str) -> None:
+        (await self._access(permission)).organization_only("managing domains")
 
     async def create(
         self,
@@ -83,12 +86,14 @@ class Domains(Resource):
             "tracking_enabled": _flag(tracking_enabled, "tracking_enabled"),
         }
         client_id = check_client_id(client_id)
+        await self._organization("domain_create")
         return await domain_flow.create_domain(await self._ctx(), name=name, flags=flags, client_id=client_id)
 
     async def list(
         self, *, limit: int | None = None, page_token: str | None = None, ascending: bool | None = None
     ) -> ListDomainsResponse:
         """Domains, newest first (``ascending=True`` for oldest first)."""
+        await self._organization("domain_read")
         return await self._read(
             domains.list_domains,
             limit=clamp_limit(limit),
@@ -97,11 +102,13 @@ class Domains(Resource):
         )
 
     async def get(self, *, domain_id: str) -> Domain:
+        await self._organization("domain_read")
         return await self._read(domains.get_domain, _domain_name(domain_id, "domain_id"))
 
     async def get_zone_file(self, *, domain_id: str) -> bytes:
         """The records the domain needs as a BIND zone file."""
         name = _domain_name(domain_id, "domain_id")
+        await self._organization("domain_read")
         return await domain_flow.domain_zone_file(await self._ctx(), name=name)
 
     async def update(
@@ -124,10 +131,12 @@ class Domains(Resource):
         }
         if not given:
             raise ValidationError(f"give at least one of {', '.join(_FLAGS)}", path=[])
+        await self._organization("domain_update")
         return await domain_flow.update_domain(await self._ctx(), name=name, flags=given)
 
     async def delete(self, *, domain_id: str) -> None:
         """Forget the domain and its keys. Its inboxes stay; their mail is no longer signed."""
+        await self._organization("domain_delete")
         await self._write(domains.delete_domain, _domain_name(domain_id, "domain_id"))
 
     async def verify(self, *, domain_id: str) -> Domain:
@@ -139,6 +148,7 @@ class Domains(Resource):
         left as they were and an AgentInboxError with code ``service_unavailable`` is raised.
         """
         name = _domain_name(domain_id, "domain_id")
+        await self._organization("domain_update")
         return await domain_flow.verify_domain(await self._ctx(), name=name)
 
     async def rotate_dkim_key(self, *, domain_id: str) -> Domain:
@@ -149,10 +159,12 @@ class Domains(Resource):
         record first: a verified domain goes back to ``PENDING`` until ``verify`` sees it.
         """
         name = _domain_name(domain_id, "domain_id")
+        await self._organization("domain_update")
         return await domain_flow.rotate_dkim_key(await self._ctx(), name=name)
 
     async def delete_dkim_key(self, *, domain_id: str, selector: str) -> Domain:
         """Remove a retired DKIM key and its record (the active key cannot be removed)."""
         name = _domain_name(domain_id, "domain_id")
         chosen = _selector(selector)
+        await self._organization("domain_update")
         return await domain_flow.delete_dkim_key(await self._ctx(), name=name, selector=chosen)

@@ -31,6 +31,7 @@ class _DraftReads(Resource):
         before: datetime | None,
         after: datetime | None,
     ) -> ListDraftsResponse:
+        scope = await self._within(scope, "draft_read")
         return await self._read(
             in_scope(drafts.list_drafts, scope),
             scope,
@@ -43,9 +44,12 @@ class _DraftReads(Resource):
         )
 
     async def _get(self, scope: Scope, draft_id: str) -> Draft:
+        scope = await self._within(scope, "draft_read")
         return await self._read(drafts.get_draft, scope, check_id(draft_id, "draft_id"))
 
     async def _attachment(self, scope: Scope, draft_id: str, attachment_id: str) -> AttachmentResponse:
+        scope = await self._within(scope, "draft_read")
+
         def run(conn: Any) -> AttachmentResponse:
             row = drafts.draft_row(conn, scope, check_id(draft_id, "draft_id"))
             return attachment_content(conn, row.attachments, check_id(attachment_id, "attachment_id"))
@@ -93,9 +97,9 @@ class InboxDrafts(_DraftReads):
             in_reply_to=check_id(in_reply_to, "in_reply_to") if in_reply_to is not None else None,
             forward_of=check_id(forward_of, "forward_of") if forward_of is not None else None,
         )
-        return await draft_flow.create_draft(
-            await self._ctx(), inbox_id=check_id(inbox_id, "inbox_id"), fields=fields
-        )
+        inbox_id = check_id(inbox_id, "inbox_id")
+        await self._inbox(inbox_id, "draft_create")
+        return await draft_flow.create_draft(await self._ctx(), inbox_id=inbox_id, fields=fields)
 
     async def list(
         self,
@@ -155,20 +159,19 @@ class InboxDrafts(_DraftReads):
             remove_labels=remove_labels,
             send_at=send_at,
         )
+        inbox_id = check_id(inbox_id, "inbox_id")
+        await self._inbox(inbox_id, "draft_update")
         return await draft_flow.update_draft(
             await self._ctx(),
-            inbox_id=check_id(inbox_id, "inbox_id"),
+            inbox_id=inbox_id,
             draft_id=check_id(draft_id, "draft_id"),
             changes=changes,
         )
 
     async def delete(self, *, inbox_id: str, draft_id: str) -> None:
         """Delete the draft; this also cancels a scheduled send."""
-        await self._write(
-            drafts.delete_draft,
-            Scope(inbox_id=check_id(inbox_id, "inbox_id")),
-            check_id(draft_id, "draft_id"),
-        )
+        scope = await self._within(Scope(inbox_id=check_id(inbox_id, "inbox_id")), "draft_delete")
+        await self._write(drafts.delete_draft, scope, check_id(draft_id, "draft_id"))
 
     async def send(
         self,
@@ -180,9 +183,11 @@ class InboxDrafts(_DraftReads):
         idempotency_key: str | None = None,
     ) -> SendMessageResponse:
         """Send the draft now; the draft is deleted once sent."""
+        inbox_id = check_id(inbox_id, "inbox_id")
+        await self._inbox(inbox_id, "draft_send")
         return await draft_flow.send_draft(
             await self._ctx(),
-            inbox_id=check_id(inbox_id, "inbox_id"),
+            inbox_id=inbox_id,
             draft_id=check_id(draft_id, "draft_id"),
             add_labels=add_labels,
             remove_labels=remove_labels,

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from .._types import OMIT, Omit
-from ..errors import ValidationError
+from ..errors import ForbiddenError, ValidationError
 from ..models import Inbox, ListInboxesResponse
 from ..store import inboxes, pods
 from ..store.blobs import release_blobs
 from ..store.pagination import clamp_limit
+from ..store.scopes import Scope
 from ._base import Resource, check_bool, check_client_id, check_id
 from .api_keys import InboxApiKeys
 from .drafts import InboxDrafts
@@ -24,6 +25,26 @@ if TYPE_CHECKING:
     from ..client import AsyncAgentInbox
 
 __all__ = ["Inboxes", "PodInboxes"]
+
+
+def _only(
+    conn: Connection, inbox_id: str, *, limit: int | None, page_token: str | None, q: str | None
+) -> ListInboxesResponse:
+    """The listing an inbox's key sees: its own inbox (when it matches ``q``), on one page."""
+    inbox = inboxes.get_inbox(conn, inbox_id)
+    size = clamp_limit(limit)
+    mine = [inbox]
+    if q is not None:  # the search's own rules decide whether the inbox matches
+        mine, token = [], None
+        while True:
+            found = inboxes.list_inboxes(
+                conn, pod_id=inbox.pod_id, limit=100, page_token=token, ascending=False, query_text=q
+            )
+            mine = [i for i in found.inboxes if i.inbox_id == inbox_id]
+            token = found.next_page_token
+            if mine or token is None:
+                break
+    return ListInboxesResponse(count=len(mine), limit=size, inboxes=mine)
 
 
 class _InboxOperations(Resource):
@@ -39,6 +60,15 @@ class _InboxOperations(Resource):
         metadata: dict[str, Any] | None,
     ) -> Inbox:
         ctx = await self._ctx()
+        access = await self._access("inbox_create")
+        if access.scope.inbox_id is not None:
+            raise ForbiddenError(
+                "an inbox key cannot create inboxes; use its pod's or the organization's key"
+            )
+        if pod_id is None:
+            pod_id = access.scope.pod_id  # a pod's key creates in its pod
+        else:
+            access.pod(pod_id)
         for name, value in (("username", username), ("domain", domain)):
             if value is not None and not isinstance(value, str):
                 raise ValidationError(f"{name} must be a string", path=[name])
@@ -74,12 +104,16 @@ class _InboxOperations(Resource):
         ascending: bool | None,
         q: str | None,
     ) -> ListInboxesResponse:
+        scope = await self._within(Scope(pod_id=pod_id), "inbox_read")
+
         def run(conn: Connection) -> ListInboxesResponse:
-            if pod_id is not None:
-                pods.require_pod(conn, pod_id)
+            if scope.inbox_id is not None:
+                return _only(conn, scope.inbox_id, limit=limit, page_token=page_token, q=q)
+            if scope.pod_id is not None:
+                pods.require_pod(conn, scope.pod_id)
             return inboxes.list_inboxes(
                 conn,
-                pod_id=pod_id,
+                pod_id=scope.pod_id,
                 limit=clamp_limit(limit),
                 page_token=page_token,
                 ascending=check_bool(ascending, "ascending"),
@@ -98,21 +132,30 @@ class _InboxOperations(Resource):
         metadata: dict[str, Any] | Omit | None,
     ) -> Inbox:
         ctx = await self._ctx()
+        inbox_id = check_id(inbox_id, "inbox_id")
+        scope = await self._within(Scope(inbox_id=inbox_id, pod_id=pod_id), "inbox_update")
         return await ctx.db.write(
             inboxes.update_inbox,
-            check_id(inbox_id, "inbox_id"),
-            pod_id=pod_id,
+            inbox_id,
+            pod_id=scope.pod_id,
             display_name=display_name,
             status=status,
             metadata=metadata,
             now=ctx.clock.now(),
         )
 
-    async def _delete(self, pod_id: str | None, inbox_id: str) -> None:
-        def run(conn: Connection) -> None:
-            release_blobs(conn, inboxes.delete_inbox(conn, inbox_id, pod_id=pod_id))
-
+    async def _get(self, pod_id: str | None, inbox_id: str) -> Inbox:
         inbox_id = check_id(inbox_id, "inbox_id")
+        scope = await self._within(Scope(inbox_id=inbox_id, pod_id=pod_id), "inbox_read")
+        return await self._read(inboxes.get_inbox, inbox_id, pod_id=scope.pod_id)
+
+    async def _delete(self, pod_id: str | None, inbox_id: str) -> None:
+        inbox_id = check_id(inbox_id, "inbox_id")
+        scope = await self._within(Scope(inbox_id=inbox_id, pod_id=pod_id), "inbox_delete")
+
+        def run(conn: Connection) -> None:
+            release_blobs(conn, inboxes.delete_inbox(conn, inbox_id, pod_id=scope.pod_id))
+
         await self._write(run)
 
 
@@ -165,7 +208,7 @@ class Inboxes(_InboxOperations):
         return await self._list(None, limit=limit, page_token=page_token, ascending=False, q=q)
 
     async def get(self, *, inbox_id: str) -> Inbox:
-        return await self._read(inboxes.get_inbox, check_id(inbox_id, "inbox_id"))
+        return await self._get(None, inbox_id)
 
     async def update(
         self,
@@ -227,9 +270,7 @@ class PodInboxes(_InboxOperations):
         )
 
     async def get(self, *, pod_id: str, inbox_id: str) -> Inbox:
-        return await self._read(
-            inboxes.get_inbox, check_id(inbox_id, "inbox_id"), pod_id=check_id(pod_id, "pod_id")
-        )
+        return await self._get(check_id(pod_id, "pod_id"), inbox_id)
 
     async def update(
         self,

@@ -86,7 +86,7 @@ class _ListOperations(Resource):
     def _check_scope(self, conn: Connection, scope: Scope) -> str | None:
         """The pod of the scope after checking it exists (None for the organization)."""
         if scope.inbox_id is not None:
-            return inboxes.get_inbox(conn, scope.inbox_id).pod_id
+            return inboxes.get_inbox(conn, scope.inbox_id, pod_id=scope.pod_id).pod_id
         if scope.pod_id is not None:
             pods.require_pod(conn, scope.pod_id)
             return scope.pod_id
@@ -96,6 +96,7 @@ class _ListOperations(Resource):
         self, scope: Scope, direction: object, type: object, limit: int | None, page_token: str | None
     ) -> ListListEntriesResponse | PodListListEntriesResponse:
         checked_direction, checked_type = _direction(direction), _list_type(type)
+        scope = (await self._access("list_entry_read")).exactly(scope, "lists")
 
         def run(conn: Connection) -> ListListEntriesResponse | PodListListEntriesResponse:
             self._check_scope(conn, scope)
@@ -107,6 +108,7 @@ class _ListOperations(Resource):
 
     async def _get(self, scope: Scope, direction: object, type: object, entry: object) -> ListEntry:
         checked = (_direction(direction), _list_type(type), _lookup(entry))
+        scope = (await self._access("list_entry_read")).exactly(scope, "lists")
 
         def run(conn: Connection) -> ListEntry:
             self._check_scope(conn, scope)
@@ -121,6 +123,7 @@ class _ListOperations(Resource):
         checked_direction, checked_type = _direction(direction), _list_type(type)
         value, entry_type = check_entry(entry)
         checked_reason = _reason(reason)
+        scope = (await self._access("list_entry_create")).exactly(scope, "lists")
 
         def run(conn: Connection) -> ListEntry:
             pod_id = self._check_scope(conn, scope)
@@ -140,6 +143,7 @@ class _ListOperations(Resource):
 
     async def _delete(self, scope: Scope, direction: object, type: object, entry: object) -> None:
         checked = (_direction(direction), _list_type(type), _lookup(entry))
+        scope = (await self._access("list_entry_delete")).exactly(scope, "lists")
 
         def run(conn: Connection) -> None:
             self._check_scope(conn, scope)

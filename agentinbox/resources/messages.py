@@ -26,7 +26,7 @@ from ..store import messages, search
 from ..store.messages import MessageFilter
 from ..store.pagination import clamp_limit
 from ..store.scopes import Scope
-from ._base import Resource, check_bool, check_id, in_inbox, strings, timestamp
+from ._base import Resource, check_bool, check_id, in_scope, strings, timestamp
 
 __all__ = ["Messages"]
 
@@ -71,6 +71,7 @@ class Messages(Resource):
             headers=headers,
         )
         outgoing = outbound.validate_outgoing(**fields)
+        await self._inbox(inbox_id, "message_send")
         return await outbound.send(
             await self._ctx(),
             inbox_id=inbox_id,
@@ -113,6 +114,7 @@ class Messages(Resource):
             headers=headers,
         )
         outgoing = outbound.validate_outgoing(**fields)
+        await self._inbox(inbox_id, "message_reply")
         return await outbound.send(
             await self._ctx(),
             inbox_id=inbox_id,
@@ -151,6 +153,7 @@ class Messages(Resource):
             reply_to=reply_to, text=text, html=html, labels=labels, attachments=attachments, headers=headers
         )
         outgoing = outbound.validate_outgoing(**fields)
+        await self._inbox(inbox_id, "message_reply")
         return await outbound.send(
             await self._ctx(),
             inbox_id=inbox_id,
@@ -196,6 +199,7 @@ class Messages(Resource):
             headers=headers,
         )
         outgoing = outbound.validate_outgoing(**fields)
+        await self._inbox(inbox_id, "message_send")
         return await outbound.send(
             await self._ctx(),
             inbox_id=inbox_id,
@@ -238,9 +242,10 @@ class Messages(Resource):
             include_unauthenticated=check_bool(include_unauthenticated, "include_unauthenticated"),
             include_trash=check_bool(include_trash, "include_trash"),
         )
+        scope = await self._within(Scope(inbox_id=inbox_id), "message_read")
         return await self._read(
-            in_inbox(messages.list_messages, inbox_id),
-            Scope(inbox_id=inbox_id),
+            in_scope(messages.list_messages, scope),
+            scope,
             flt,
             limit=clamp_limit(limit),
             page_token=page_token,
@@ -249,7 +254,7 @@ class Messages(Resource):
 
     async def get(self, *, inbox_id: str, message_id: str) -> Message:
         """One message with its bodies (``text``, ``html``) and the new content (``extracted_text``)."""
-        scope = Scope(inbox_id=check_id(inbox_id, "inbox_id"))
+        scope = await self._within(Scope(inbox_id=check_id(inbox_id, "inbox_id")), "message_read")
         return await self._read(messages.get_message, scope, check_id(message_id, "message_id"))
 
     async def update(
@@ -266,7 +271,7 @@ class Messages(Resource):
         if not add and not remove:
             raise ValidationError("give add_labels or remove_labels", path=["add_labels"])
         ctx = await self._ctx()
-        scope = Scope(inbox_id=check_id(inbox_id, "inbox_id"))
+        scope = await self._within(Scope(inbox_id=check_id(inbox_id, "inbox_id")), "message_update")
         return await ctx.db.write(
             messages.relabel_message,
             scope,
@@ -278,7 +283,7 @@ class Messages(Resource):
 
     async def delete(self, *, inbox_id: str, message_id: str) -> None:
         """Delete the message for good."""
-        scope = Scope(inbox_id=check_id(inbox_id, "inbox_id"))
+        scope = await self._within(Scope(inbox_id=check_id(inbox_id, "inbox_id")), "message_delete")
         await self._write(messages.delete_message, scope, check_id(message_id, "message_id"))
 
     async def search(
@@ -293,9 +298,10 @@ class Messages(Resource):
     ) -> SearchMessagesResponse:
         """Messages containing every word of ``q``, newest first, with highlighted fragments."""
         inbox_id = check_id(inbox_id, "inbox_id")
+        scope = await self._within(Scope(inbox_id=inbox_id), "message_read")
         return await self._read(
-            in_inbox(search.search_messages, inbox_id),
-            Scope(inbox_id=inbox_id),
+            in_scope(search.search_messages, scope),
+            scope,
             q,
             limit=clamp_limit(limit),
             page_token=page_token,
@@ -305,14 +311,14 @@ class Messages(Resource):
 
     async def get_raw(self, *, inbox_id: str, message_id: str) -> RawMessageResponse:
         """The message exactly as received or sent, byte for byte (``content``)."""
-        scope = Scope(inbox_id=check_id(inbox_id, "inbox_id"))
+        scope = await self._within(Scope(inbox_id=check_id(inbox_id, "inbox_id")), "message_read")
         return await self._read(messages.get_raw, scope, check_id(message_id, "message_id"))
 
     async def get_attachment(
         self, *, inbox_id: str, message_id: str, attachment_id: str
     ) -> AttachmentResponse:
         """An attachment's metadata and bytes (``content``)."""
-        scope = Scope(inbox_id=check_id(inbox_id, "inbox_id"))
+        scope = await self._within(Scope(inbox_id=check_id(inbox_id, "inbox_id")), "message_read")
         return await self._read(
             messages.get_attachment,
             scope,
@@ -324,7 +330,8 @@ class Messages(Resource):
         """Up to 500 messages in request order, without bodies; unknown ids are left out."""
         ids = messages.check_message_ids(message_ids, maximum=500)
         inbox_id = check_id(inbox_id, "inbox_id")
-        found = await self._read(in_inbox(messages.batch_get, inbox_id), Scope(inbox_id=inbox_id), ids)
+        scope = await self._within(Scope(inbox_id=inbox_id), "message_read")
+        found = await self._read(in_scope(messages.batch_get, scope), scope, ids)
         return BatchGetMessagesResponse(count=len(found), limit=500, messages=found)
 
     async def batch_update(
@@ -342,7 +349,7 @@ class Messages(Resource):
         if not add and not remove:
             raise ValidationError("give add_labels or remove_labels", path=["add_labels"])
         ctx = await self._ctx()
-        scope = Scope(inbox_id=check_id(inbox_id, "inbox_id"))
+        scope = await self._within(Scope(inbox_id=check_id(inbox_id, "inbox_id")), "message_update")
 
         def run(conn: Connection) -> list[UpdateMessageResponse]:
             now = ctx.clock.now()

@@ -41,12 +41,19 @@ class Pods(Resource):
         if name is not None:
             no_control_characters(name, "name")
         client_id = check_client_id(client_id)
+        (await self._access("pod_create")).organization_only("creating pods")
         ctx = await self._ctx()
         return await ctx.db.write(pods.create_pod, name=name, client_id=client_id, now=ctx.clock.now())
 
     async def list(
         self, *, limit: int | None = None, page_token: str | None = None, ascending: bool | None = None
     ) -> ListPodsResponse:
+        """Pods, newest first; a pod's or inbox's key sees its own pod only."""
+        access = await self._access("pod_read")
+        if access.scoped:
+            assert access.scope.pod_id is not None
+            pod = await self._read(pods.get_pod, access.scope.pod_id)
+            return ListPodsResponse(count=1, limit=clamp_limit(limit), pods=[pod])
         return await self._read(
             pods.list_pods,
             limit=clamp_limit(limit),
@@ -55,8 +62,14 @@ class Pods(Resource):
         )
 
     async def get(self, *, pod_id: str) -> Pod:
-        return await self._read(pods.get_pod, check_id(pod_id, "pod_id"))
+        pod_id = check_id(pod_id, "pod_id")
+        (await self._access("pod_read")).pod(pod_id)
+        return await self._read(pods.get_pod, pod_id)
 
     async def delete(self, *, pod_id: str) -> None:
         """Delete an empty pod (one without inboxes)."""
-        await self._write(pods.delete_pod, check_id(pod_id, "pod_id"))
+        pod_id = check_id(pod_id, "pod_id")
+        access = await self._access("pod_delete")
+        access.pod(pod_id)
+        access.organization_only("deleting pods")
+        await self._write(pods.delete_pod, pod_id)

@@ -33,6 +33,7 @@ class _ThreadOperations(Resource):
         ascending: bool | None,
         **filters: Any,
     ) -> ListThreadsResponse:
+        scope = await self._within(scope, "message_read")
         flt = threads.ThreadFilter(
             labels=normalize_labels(filters.get("labels")),
             before=timestamp(filters.get("before"), "before"),
@@ -57,6 +58,7 @@ class _ThreadOperations(Resource):
     async def _get(
         self, scope: Scope, thread_id: str, *, limit: int | None, page_token: str | None
     ) -> Thread:
+        scope = await self._within(scope, "message_read")
         return await self._read(
             thread_messages.get_thread,
             scope,
@@ -75,6 +77,7 @@ class _ThreadOperations(Resource):
         before: datetime | None,
         after: datetime | None,
     ) -> SearchThreadsResponse:
+        scope = await self._within(scope, "message_read")
         return await self._read(
             in_scope(search.search_threads, scope),
             scope,
@@ -98,6 +101,7 @@ class _ThreadOperations(Resource):
         if not add and not remove:
             raise ValidationError("give add_labels or remove_labels", path=["add_labels"])
         ctx = await self._ctx()
+        scope = await self._within(scope, "message_update")
         return await ctx.db.write(
             thread_messages.relabel_thread,
             scope,
@@ -108,9 +112,11 @@ class _ThreadOperations(Resource):
         )
 
     async def _delete(self, scope: Scope, thread_id: str) -> None:
+        scope = await self._within(scope, "message_delete")
         await self._write(thread_messages.delete_thread, scope, check_id(thread_id, "thread_id"))
 
     async def _attachment(self, scope: Scope, thread_id: str, attachment_id: str) -> AttachmentResponse:
+        scope = await self._within(scope, "message_read")
         return await self._read(
             thread_messages.thread_attachment,
             scope,

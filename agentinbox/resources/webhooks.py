@@ -64,7 +64,7 @@ class _WebhookOperations(Resource):
                 raise ValidationError(f"url is refused: {refused}", path=["url"])
 
     def _wake(self) -> None:
-        dispatcher = self._client._webhook_dispatcher
+        dispatcher = self._client._root._webhook_dispatcher
         if dispatcher is not None:
             dispatcher.wake()
 
@@ -86,6 +86,14 @@ class _WebhookOperations(Resource):
         inboxes = _ids(inbox_ids, "inbox_ids")
         checked_client_id = check_client_id(client_id)
         checked_headers = check_headers(headers)
+        access = await self._access("webhook_create")
+        if access.scoped:  # a scoped key's webhooks are its pod's or inbox's, never the organization's
+            access.ids(pods, "pod")
+            access.ids(inboxes, "inbox")
+            if owner.inbox_id is not None:
+                await self._read(access.inbox, owner.inbox_id)
+            else:
+                owner = access.within(owner)
         await self._check_target(checked_url)
         ctx = await self._ctx()
         webhook = await ctx.db.write(
@@ -118,6 +126,10 @@ class _WebhookOperations(Resource):
     ) -> Webhook:
         if enabled is not None and not isinstance(enabled, bool):
             raise ValidationError("enabled must be true or false", path=["enabled"])
+        access = await self._access("webhook_update")
+        scope = access.within(scope)
+        access.ids(_ids(add_pod_ids, "add_pod_ids"), "pod")
+        access.ids(_ids(add_inbox_ids, "add_inbox_ids"), "inbox")
         ctx = await self._ctx()
         webhook = await ctx.db.write(
             webhooks.update_webhook,
@@ -137,6 +149,7 @@ class _WebhookOperations(Resource):
     async def _list(
         self, scope: Scope, *, limit: int | None, page_token: str | None, ascending: bool | None
     ) -> ListWebhooksResponse:
+        scope = await self._within(scope, "webhook_read")
         return await self._read(
             in_scope(webhooks.list_webhooks, scope),
             scope,
@@ -146,9 +159,11 @@ class _WebhookOperations(Resource):
         )
 
     async def _get(self, scope: Scope, webhook_id: object) -> Webhook:
+        scope = await self._within(scope, "webhook_read")
         return await self._read(webhooks.get_webhook, check_id(webhook_id, "webhook_id"), scope=scope)
 
     async def _delete(self, scope: Scope, webhook_id: object) -> None:
+        scope = await self._within(scope, "webhook_delete")
         await self._write(webhooks.delete_webhook, check_id(webhook_id, "webhook_id"), scope=scope)
 
 
