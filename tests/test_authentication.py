@@ -255,6 +255,8 @@ SPF_CASES = [
     ("v=spf1 redirect=_spf.provider.test", "203.0.113.1", "softfail"),
     ("v=spf1 exists:%{i}.allowed.sender.test -all", "192.0.2.10", "pass"),
     ("v=spf1 exists:%{i}.allowed.sender.test -all", "192.0.2.11", "fail"),
+    ("v=spf1 ptr -all", "192.0.2.10", "fail"),
+    ("v=spf1 ptr:sender.test/24 -all", "192.0.2.10", "permerror"),
     ("v=spf1 foo:bar -all", "192.0.2.10", "permerror"),
     ("v=spf1 include:nowhere -all", "192.0.2.10", "permerror"),
     ("v=spf1 include:norecord.test -all", "192.0.2.10", "permerror"),
@@ -613,6 +615,9 @@ def test_settings_build_the_check() -> None:
     assert built.trusted("10.9.9.9") and not built.trusted("192.0.2.1") and built.trusted(None)
     with pytest.raises(ValidationError):
         authentication_check(Settings(trusted_networks=["10.0.0.0/33"]), own_domains)
+    with pytest.raises(ValidationError) as caught:
+        authentication_check(Settings(dns_resolver="not a host:53"), own_domains)
+    assert caught.value.errors[0]["path"] == ["dns_resolver"]
 
 
 # --- the engine -------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from .dkim_verify import DKIMResult, SignatureResult, verify_message
 from .inspection import Check, Finding, Inspection
 from .lookups import Lookups
 
-__all__ = ["AuthenticationCheck", "authentication_check", "from_domains", "trusted_networks"]
+__all__ = ["AuthenticationCheck", "FromDomains", "authentication_check", "from_domains", "trusted_networks"]
 
 OwnDomains = Callable[[], Awaitable[set[str]]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -68,37 +68,38 @@ def trusted_networks(values: Sequence[str]) -> list[Network]:
 
 
 @dataclass(frozen=True, slots=True)
-class _From:
-    """The From header's domains (lower-cased A-labels), and why DMARC cannot judge it, if it cannot."""
+class FromDomains:
+    """The From header's domains (lower-cased A-labels) and, when DMARC cannot judge them, why not and
+    the DMARC result that gives (none without a From, permerror when it is ambiguous or broken)."""
 
     domains: list[str]
     problem: str | None = None
     result: str = "none"
 
 
-def from_domains(raw: bytes) -> _From:
+def from_domains(raw: bytes) -> FromDomains:
     """The domains of the From header field(s) of ``raw`` (RFC 7489 §6.6.1)."""
     try:
         message = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
         # Raw 8-bit bytes arrive as surrogate escapes; UTF-8 ones (RFC 6532) are read as what they spell.
         values = [_utf8(str(value)) for name, value in message.raw_items() if name.lower() == "from"]
     except Exception:  # the email package has failure modes no one has listed
-        return _From([], "the header block cannot be read", "permerror")
+        return FromDomains([], "the header block cannot be read", "permerror")
     if not values:
-        return _From([], "the message has no From header")
+        return FromDomains([], "the message has no From header")
     addresses = [address for _, address in email.utils.getaddresses(values) if address]
     if not addresses:
-        return _From([], "the From header has no address", "permerror")
+        return FromDomains([], "the From header has no address", "permerror")
     domains = []
     for address in addresses:
         domain = _domain(address)
         if domain is None:
-            return _From([], f"the From address {address!r} has no valid domain", "permerror")
+            return FromDomains([], f"the From address {address!r} has no valid domain", "permerror")
         if domain not in domains:
             domains.append(domain)
     if len(domains) > 1:
-        return _From(domains, "the From header names several domains", "permerror")
-    return _From(domains)
+        return FromDomains(domains, "the From header names several domains", "permerror")
+    return FromDomains(domains)
 
 
 def _utf8(value: str) -> str:
@@ -204,7 +205,7 @@ class AuthenticationCheck:
         )
 
     async def _dmarc(
-        self, found_from: _From, spf_result: spf.SPFResult, dkim_result: DKIMResult
+        self, found_from: FromDomains, spf_result: spf.SPFResult, dkim_result: DKIMResult
     ) -> dmarc.DMARCResult:
         if found_from.problem is not None:
             return dmarc.DMARCResult(found_from.result, reason=found_from.problem)

@@ -18,6 +18,7 @@ import dns.rdatatype
 import dns.resolver
 import dns.reversename
 
+from ..errors import ValidationError
 from ..smtp.mx import make_resolver
 
 __all__ = ["Answer", "Lookups", "TemporaryDNSError"]
@@ -54,7 +55,18 @@ class Lookups:
     def for_nameserver(cls, nameserver: str = "", *, timeout: float = 3.0) -> Lookups:
         """Lookups asking ``nameserver`` (``host:port``; empty = the system's), each given ``timeout`` seconds
         in all, retries included."""
-        return cls(make_resolver(nameserver, timeout=timeout))
+        try:
+            resolver = make_resolver(nameserver, timeout=timeout)
+        except dns.resolver.NoResolverConfiguration:
+            # No system resolver configured: every lookup gives temperror rather than the engine failing.
+            resolver = dns.asyncresolver.Resolver(configure=False)
+            resolver.lifetime = resolver.timeout = timeout
+        except ValueError as exc:
+            raise ValidationError(
+                f"dns_resolver {nameserver!r} is not a DNS server address (host:port): {exc}",
+                path=["dns_resolver"],
+            ) from None
+        return cls(resolver)
 
     async def txt(self, name: str) -> Answer:
         """The TXT records of ``name``, each one's strings joined (RFC 7208 §3.3, RFC 6376 §3.6.2.2).
