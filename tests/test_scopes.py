@@ -395,9 +395,18 @@ async def test_permissions_of_a_key_are_honoured(org: AsyncAgentInbox, two: tupl
         client.drafts.list(),
         client.webhooks.list(),
         client.api_keys.create(),
+        client.threads.list(include_spam=True),
+        client.inboxes.messages.list(inbox_id=a.desk.inbox_id, include_trash=True),
     ):
         with expect(ForbiddenError, "missing_permission"):
             await call
+    spam_reader = await org.pods.api_keys.create(
+        pod_id=a.pod_id, permissions={"message_read": True, "label_spam_read": True}
+    )
+    spam_client = await org.with_api_key(spam_reader.api_key)
+    assert (await spam_client.threads.list(include_spam=True)).count == 2
+    with expect(ForbiddenError, "missing_permission"):
+        await spam_client.threads.list(include_spam=True, include_blocked=True)
     granter = await org.pods.api_keys.create(
         pod_id=a.pod_id, permissions={"api_key_create": True, "inbox_read": True}
     )

@@ -72,6 +72,15 @@ class Access:
                 f"this API key lacks the {permission!r} permission", code="missing_permission"
             )
 
+    def hidden_labels(self, listing: object) -> None:
+        """A listing that includes spam, blocked, unauthenticated or trashed mail (its ``include_*`` flags)
+        needs the key's ``label_<name>_read`` permission for each."""
+        if self.permissions is None:
+            return
+        for name in ("spam", "blocked", "unauthenticated", "trash"):
+            if getattr(listing, f"include_{name}", False):
+                self.require(f"label_{name}_read")
+
     def organization_only(self, what: str) -> None:
         """ForbiddenError when ``what`` (an organization-wide action) is asked with a pod or inbox key."""
         if self.scoped:

@@ -242,7 +242,9 @@ class Messages(Resource):
             include_unauthenticated=check_bool(include_unauthenticated, "include_unauthenticated"),
             include_trash=check_bool(include_trash, "include_trash"),
         )
-        scope = await self._within(Scope(inbox_id=inbox_id), "message_read")
+        access = await self._access("message_read")
+        access.hidden_labels(flt)
+        scope = access.within(Scope(inbox_id=inbox_id))
         return await self._read(
             in_scope(messages.list_messages, scope),
             scope,

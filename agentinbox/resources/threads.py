@@ -33,7 +33,8 @@ class _ThreadOperations(Resource):
         ascending: bool | None,
         **filters: Any,
     ) -> ListThreadsResponse:
-        scope = await self._within(scope, "message_read")
+        access = await self._access("message_read")
+        scope = access.within(scope)
         flt = threads.ThreadFilter(
             labels=normalize_labels(filters.get("labels")),
             before=timestamp(filters.get("before"), "before"),
@@ -46,6 +47,7 @@ class _ThreadOperations(Resource):
                 for name in ("include_spam", "include_blocked", "include_unauthenticated", "include_trash")
             },
         )
+        access.hidden_labels(flt)
         return await self._read(
             in_scope(threads.list_threads, scope),
             scope,
