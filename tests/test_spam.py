@@ -20,10 +20,12 @@ from agentinbox import AsyncAgentInbox, ValidationError
 from agentinbox._clock import ManualClock
 from agentinbox.mail.parse import parse_message
 from agentinbox.security.inspection import Inspection
-from agentinbox.security.rspamd import SPAM_ACTIONS, RspamdError, rspamd_check
+from agentinbox.security.rspamd import SPAM_ACTIONS, RspamdError, RspamdResult, rspamd_check
+from agentinbox.security.rspamd import parse_answer as parse_rspamd
 from agentinbox.security.spam import BuiltinSpamCheck, parse_spam_scanner
 from agentinbox.security.spam_rules import GTUBE, RULES, match_rules
 from agentinbox.security.spamd import DEFAULT_MAX_SIZE, SpamdError, SpamdResult, spamd_symbols
+from agentinbox.security.spamd import parse_answer as parse_spamd
 
 __all__ = ["rspamd_address", "spamd_address"]  # the daemons are session fixtures of this module
 
@@ -347,6 +349,36 @@ async def test_rspamd_judges_gtube_spam_and_ham_not(rspamd_address: tuple[str, i
     )  # fmt: skip
     assert not ham.spam and ham.action not in SPAM_ACTIONS and ham.score < ham.threshold
     assert ham.symbols  # rspamd names what it looked at, e.g. MIME_GOOD
+
+
+@pytest.mark.parametrize(
+    ("action", "spam"),
+    [("reject", True), ("add header", True), ("rewrite subject", True), ("greylist", False),
+     ("soft reject", False), ("no action", False)],
+)  # fmt: skip
+def test_rspamd_actions_that_mean_spam(action: str, spam: bool) -> None:
+    answer = (
+        f'{{"action": "{action}", "score": 7.5, "required_score": 15, "symbols": {{"B": {{}}, "A": {{}}}}}}'
+    )
+    result = parse_rspamd(answer.encode())
+    assert result == RspamdResult(action=action, spam=spam, score=7.5, threshold=15.0, symbols=["A", "B"])
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"[]", b'{"score": 1}', b'{"action": "reject"}', b'{"action": "reject", "score": true}', b"\xff"],
+)
+def test_rspamd_answers_without_action_and_score_are_errors(answer: bytes) -> None:
+    with pytest.raises(RspamdError):
+        parse_rspamd(answer)
+
+
+def test_spamd_answers_are_parsed() -> None:
+    answer = b"SPAMD/1.1 0 EX_OK\r\nContent-length: 9\r\nSpam: Yes ; 6.1 / 5.0\r\n\r\nA_RULE,B\r\n"
+    assert parse_spamd(answer) == SpamdResult(spam=True, score=6.1, threshold=5.0, rules=["A_RULE", "B"])
+    for broken in (b"", b"SPAMD/1.1 0 EX_OK\r\nSpam: True ; 1.2.3 / 5\r\n\r\n", b"SPAMD/1.1 0 EX_OK\r\n"):
+        with pytest.raises(SpamdError):
+            parse_spamd(broken)
 
 
 @pytest.fixture

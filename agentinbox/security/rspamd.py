@@ -1,8 +1,10 @@
 """An rspamd client: ``POST /checkv2`` on its normal worker, with httpx.
 
 The envelope goes in the request headers rspamd reads (``From``, ``IP``, ``Helo``, ``Rcpt``); the answer is
-JSON with an ``action`` (spam when ``reject``, ``add header`` or ``rewrite subject``), a ``score``, the
-action thresholds and the matched ``symbols``. Every wait is bounded by the caller's ``seconds``.
+JSON with an ``action`` (spam when ``reject``, ``add header`` or ``rewrite subject``), a ``score``, its
+``required_score`` and the matched ``symbols``. rspamd 3.x reports only the reject score as
+``required_score``, not the lower scores of its other actions, so a message can be spam (``add header``)
+below the threshold reported here. Every wait is bounded by the caller's ``seconds``.
 """
 
 from __future__ import annotations
@@ -99,15 +101,6 @@ def parse_answer(content: bytes, where: str = "rspamd") -> RspamdResult:
 
 
 def _threshold(answer: dict[str, Any]) -> float:
-    """The lowest score at which rspamd takes a spam action (from ``thresholds`` when it sends them)."""
-    thresholds = answer.get("thresholds")
-    if isinstance(thresholds, dict):
-        scores = [
-            float(value)
-            for name, value in thresholds.items()
-            if name in SPAM_ACTIONS and isinstance(value, int | float) and not isinstance(value, bool)
-        ]
-        if scores:
-            return min(scores)
+    """rspamd's ``required_score`` (its reject score), or 0 when it sent none."""
     required = answer.get("required_score")
     return float(required) if isinstance(required, int | float) and not isinstance(required, bool) else 0.0

@@ -11,7 +11,7 @@ import asyncio
 import re
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_MAX_SIZE", "SpamdError", "SpamdResult", "spamd_symbols"]
+__all__ = ["DEFAULT_MAX_SIZE", "SpamdError", "SpamdResult", "parse_answer", "spamd_symbols"]
 
 #: The most message bytes sent to spamd, as ``spamc``'s default ``--max-size`` (500 KiB).
 DEFAULT_MAX_SIZE = 512_000
