@@ -183,11 +183,13 @@ class AsyncAgentInbox:
                             organization_key=self.settings.api_key,
                             now=self._clock.now(),
                         )
+                    # Built before the engine counts as open: one that failed here must not store mail
+                    # unchecked on the next call.
+                    checks = build_checks(self.settings, own_domains_of(db, self.settings))
                 except BaseException:
                     await db.close()
                     raise
-                self._opened = Context(db=db, settings=self.settings, clock=self._clock)
-                self._opened.checks = build_checks(self.settings, own_domains_of(db, self.settings))
+                self._opened = Context(db=db, settings=self.settings, clock=self._clock, checks=checks)
                 await self._bus.open(db)
                 self._consumers.open(db)  # before the bus dispatches: "now" is the newest id
                 if db.dialect == "postgresql":
