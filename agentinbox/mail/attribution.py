@@ -8,6 +8,7 @@ linear time (long lines are not tested at all).
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -30,14 +31,11 @@ _VERBS = (
 )
 _ATTRIBUTION_LEAD = re.compile(rf"^\s*(?:-+\s*)?(?:{_LEADS})\b", re.IGNORECASE)
 _ATTRIBUTION_LEAD_CJK = re.compile(r"^\s*(?:在|於)")
-_VERB_END = re.compile(rf"(?:{_VERBS})\s*[:：]?\s*-*\s*$", re.IGNORECASE)
 _VERB_ANYWHERE = re.compile(rf"\b(?:{_VERBS})(?:\s|$|:)", re.IGNORECASE)
-_CJK_VERB_END = re.compile(r"(?:写道|寫道|書きました|のメッセージ|のメール)\s*[:：]?\s*$")
 _HAS_DIGIT = re.compile(r"\d")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\bmailto:")
 _TIME = re.compile(r"\b\d{1,2}[:.h]\d\d\b|\d{1,2}時|\d{1,2}:\d\d")
 _YEAR_OR_DAY = re.compile(r"\b(?:19|20)\d\d\b|\d{1,2}[./-]\d{1,2}[./-]\d{2,4}|\d+年|\d+月")
-_ENDS_WITH_COLON = re.compile(r"[:：]\s*$")
 # "---- John Smith wrote ----" (Android), "-----On … wrote-----"
 _DASHED = re.compile(r"^\s*-{2,}.*\b(?:wrote|schrieb|a écrit|skrev|escribió)\b.*-{2,}\s*$", re.IGNORECASE)
 
@@ -64,8 +62,8 @@ _OTHER_KEYS = (
     "lähetetty", "vastaanottaja", "aihe", "elküldve", "címzett", "tárgy",
 )  # fmt: skip
 _ALL_KEYS = frozenset(_FROM_KEYS) | frozenset(_OTHER_KEYS)
-_HEADER_LINE = re.compile(r"^\s*[*_]{0,2}\s*([^\W\d][\w .-]{0,19}?)\s*[*_]{0,2}\s*[:：]\s*[*_]{0,2}(.*)$")
-_SEPARATOR_LINE = re.compile(r"^\s*(?:[-_=*]\s*){10,}$")
+_MAX_KEY = 24  # "*Envoyé le :*" and the like: a field name is short
+_SEPARATOR_LINE = re.compile(r"^(?:[-_=*] ?){10,}$")
 
 _ORIGINAL = (
     r"original message|reply message|ursprüngliche nachricht|antwort nachricht|originalnachricht|"
@@ -75,47 +73,80 @@ _ORIGINAL = (
     r"исходное сообщение|оригинальное сообщение|元のメッセージ|オリジナル メッセージ|原始邮件|原始郵件|"
     r"原始信件|alkuperäinen viesti|eredeti üzenet"
 )
-_ORIGINAL_MESSAGE = re.compile(rf"^\s*[-_=*]*\s*(?:{_ORIGINAL})\s*[-_=*]*\s*$", re.IGNORECASE)
+_ORIGINAL_MESSAGE = re.compile(rf"^[-_=*]*\s?(?:{_ORIGINAL})\s?[-_=*]*$", re.IGNORECASE)
 
 
 def header_key(line: str) -> str | None:
     """The lower-cased field name when ``line`` looks like a quote-header field ("*Von:* …"), else None."""
-    if len(line) > _MAX_LINE or (":" not in line and "：" not in line):
+    if len(line) > _MAX_LINE:
         return None
-    match = _HEADER_LINE.match(line)
-    if match is None:
+    stripped = line.strip()
+    colon = stripped.find(":")
+    wide = stripped.find("：")
+    if colon == -1 or (wide != -1 and wide < colon):
+        colon = wide
+    if colon <= 0 or colon > _MAX_KEY:
         return None
-    key = " ".join(match.group(1).lower().split())
+    key = " ".join(stripped[:colon].strip(" \t*_").lower().split())
     return key if key in _ALL_KEYS else None
 
 
 def is_original_message(line: str) -> bool:
     """A separator such as "-----Original Message-----" (localized)."""
-    return len(line) < 120 and _ORIGINAL_MESSAGE.match(line) is not None
+    line = line.strip()
+    if len(line) >= 120 or (not any(char in line for char in "-_=*") and len(line) > 40):
+        return False
+    return _ORIGINAL_MESSAGE.match(line) is not None
 
 
+@functools.lru_cache(maxsize=4096)
 def is_attribution(text: str) -> bool:
     """Whether ``text`` (one line, or a wrapped attribution's lines joined by spaces) introduces a quote."""
     text = text.strip()
-    if not text or len(text) > _MAX_ATTRIBUTION or text.startswith(">"):
+    if not text or len(text) > _MAX_ATTRIBUTION or text[0] == ">":
         return False
-    if _DASHED.match(text):
+    if text[0] == "-" and _DASHED.match(text):
         return True
+    # cheap string tests first: this runs on every line that ends with a colon
+    ends_with_colon = text.endswith((":", "："))
+    tail = text.rstrip(" \t:：-").lower()
+    verb_end = tail.endswith(_VERB_WORDS)
+    if not (ends_with_colon or verb_end):
+        return False
     lead = _ATTRIBUTION_LEAD.match(text) or _ATTRIBUTION_LEAD_CJK.match(text)
-    if lead and _ENDS_WITH_COLON.search(text) and _VERB_ANYWHERE.search(text) and _HAS_DIGIT.search(text):
+    if lead and ends_with_colon and _HAS_DIGIT.search(text) and _VERB_ANYWHERE.search(text):
         return True  # "Am 03.03.25 um 17:02 schrieb Dr. Hoffmann vom Institut:", "Op … schreef Jan:"
-    verb = _VERB_END.search(text)
-    if verb is not None:
-        if _ATTRIBUTION_LEAD.match(text) or _ATTRIBUTION_LEAD_CJK.match(text):
+    has_address = "@" in text or "mailto:" in text
+    if verb_end:
+        if lead:
             return True  # "On Mon, … wrote:", "Le … a écrit :", "在 … 写道："
         # No lead word ("Bob <bob@x> schrieb am …:", Gmail's "2015年1月27日 … 写道："): a date or an address
-        if _ENDS_WITH_COLON.search(text) or _CJK_VERB_END.search(text):
-            return bool(_EMAIL.search(text) or _TIME.search(text) or _YEAR_OR_DAY.search(text))
+        if ends_with_colon or tail.endswith(_CJK_VERBS):
+            return bool(has_address or _TIME.search(text) or _YEAR_OR_DAY.search(text))
         return False
     # Gmail in some locales has no verb: "пн, 27 янв. 2015 г. в 12:42, Иван <ivan@example.ru>:"
-    if _ENDS_WITH_COLON.search(text) and _EMAIL.search(text) and _TIME.search(text):
+    if has_address and _TIME.search(text) and _EMAIL.search(text):
         return bool(_YEAR_OR_DAY.search(text)) and header_key(text) is None
     return False
+
+
+_VERB_TAIL = 60  # an attribution's verb is among its last characters
+
+
+_VERB_WORDS = tuple(
+    word.replace("\\(", "(").replace("\\)", ")")
+    for word in re.sub(r"\(\?:([^)]*)\)\?", "", _VERBS).replace("  ", " ").split("|")
+)
+_LAST_CHARS = frozenset(word[-1] for word in _VERB_WORDS)
+_CJK_VERBS = ("写道", "寫道", "書きました", "のメッセージ", "のメール")
+
+
+def _may_end_attribution(line: str) -> bool:
+    """A cheap test: could ``line`` be the last line of an attribution (a colon, a dash or a verb at its end)?"""
+    line = line.rstrip()
+    if line.endswith((":", "：", "-")):
+        return True
+    return line[-1:].lower() in _LAST_CHARS and line.lower().endswith(_VERB_WORDS)
 
 
 def looks_like_lead(line: str) -> bool:
@@ -152,7 +183,7 @@ def _attribution_at(lines: list[str], index: int) -> int | None:
             joined = f"{joined} {nxt}"
         if len(joined) > _MAX_ATTRIBUTION:
             return None
-        if is_attribution(joined):
+        if _may_end_attribution(lines[index + extra]) and is_attribution(joined):
             # a wrapped attribution must start like one (a lead word, a date or a dashed line)
             if extra and not (
                 _ATTRIBUTION_LEAD.match(joined)
@@ -226,6 +257,6 @@ def _separator_before(lines: list[str], index: int) -> int:
     pos = index - 1
     while pos >= 0 and not lines[pos].strip():
         pos -= 1
-    if pos >= 0 and (_SEPARATOR_LINE.match(lines[pos]) or is_original_message(lines[pos])):
+    if pos >= 0 and (_SEPARATOR_LINE.match(lines[pos].strip()) or is_original_message(lines[pos])):
         return pos
     return index

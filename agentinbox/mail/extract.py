@@ -16,7 +16,7 @@ from . import attribution
 from .bounce_text import human_readable
 from .forwarded import ForwardedMessage, find_forward_marker, parse_forwarded
 from .quote_html import cut_html_quotes, prepare_for_talon
-from .quote_text import split_reply
+from .quote_text import history_start, split_reply
 from .sanitize import sanitize_html
 from .signature import split_signature
 
@@ -51,6 +51,18 @@ def _quotations() -> ModuleType:
 
         quotations.register_xpath_extensions()  # the "mg:" XPath functions its HTML cutting needs
         warnings.filterwarnings("ignore", category=DataLossWarning)  # html5lib, about odd attribute names
+        patterns = quotations.SPLITTER_PATTERNS
+
+        def is_splitter(line: str) -> object | None:
+            # talon's own is_splitter, without regex.match()'s per-call pattern lookup (most of its cost);
+            # the same patterns in the same order, so the same result.
+            for pattern in patterns:
+                matcher = pattern.match(line)
+                if matcher:
+                    return matcher
+            return None
+
+        quotations.is_splitter = is_splitter
         _talon = quotations
     return _talon
 
@@ -373,6 +385,12 @@ def _split_text(text: str) -> tuple[str, str | None, ForwardedMessage | None, st
             forwarded = parse_forwarded(lines[marker:])
             normalised = "\n".join(lines[:marker]).strip()
     try:
+        # Quoted history that agentinbox's rules find for certain is not given to talon: its cost grows
+        # with every line, and it would cut there (or earlier) too.
+        lines = normalised.split("\n")
+        history = history_start(lines)
+        if history is not None and "\n".join(lines[:history]).strip():
+            normalised = "\n".join(lines[:history])
         first = _talon_stage(normalised) if normalised else ""
         reply, inner = split_reply(first) if first else ("", None)
         forwarded = forwarded or inner

@@ -21,14 +21,14 @@ _FORWARDED = (
     r"wiadomość przekazana|przekazana wiadomość|пересылаемое сообщение|пересланное сообщение|"
     r"転送されたメッセージ|転送メッセージ|转发的邮件|已转发邮件|轉寄的郵件|轉寄郵件"
 )
-_DASHED_MARKER = re.compile(rf"^\s*[-_=*]{{2,}}\s*(?:{_FORWARDED})\s*[-_=*]{{2,}}\s*$", re.IGNORECASE)
+_DASHED_MARKER = re.compile(rf"^[-_=*]{{2,}} ?(?:{_FORWARDED}) ?[-_=*]{{2,}}$", re.IGNORECASE)
 _BEGIN_MARKER = re.compile(
-    r"^\s*(?:begin forwarded message|anfang der weitergeleiteten nachricht|début du message réexpédié|"
+    r"^(?:begin forwarded message|anfang der weitergeleiteten nachricht|début du message réexpédié|"
     r"debut du message reexpedie|inicio del mensaje reenviado|comienzo del mensaje reenviado|"
     r"inizio messaggio inoltrato|início da mensagem reencaminhada|inicio da mensagem reencaminhada|"
     r"mensagem encaminhada|begin doorgestuurd bericht|vidarebefordrat mejl|videresendt besked|"
     r"videresendt melding|początek przekazywanej wiadomości|начало переадресованного сообщения|"
-    r"転送されたメッセージ|以下是转发的邮件|转发的邮件|轉寄的郵件|forwarded message)\s*[:：]\s*$",
+    r"転送されたメッセージ|以下是转发的邮件|转发的邮件|轉寄的郵件|forwarded message) ?[:：]$",
     re.IGNORECASE,
 )
 _FIELD = {
@@ -66,9 +66,12 @@ def find_forward_marker(lines: list[str], start: int = 0) -> int | None:
     message:", localized) at or after ``start``, among unquoted lines."""
     for index in range(start, len(lines)):
         line = lines[index]
-        if len(line) > 200 or not line.strip() or line.lstrip().startswith(">"):
+        stripped = line.strip()
+        if len(stripped) > 200 or not stripped:
             continue
-        if _DASHED_MARKER.match(line) or _BEGIN_MARKER.match(line):
+        if stripped[0] in "-_=*" and stripped[-1] in "-_=*" and _DASHED_MARKER.match(stripped):
+            return index
+        if stripped[-1] in ":：" and _BEGIN_MARKER.match(stripped):
             return index
     return None
 

@@ -13,9 +13,10 @@ from .attribution import Boundary, find_boundary
 from .bounce_text import find_returned_message
 from .forwarded import ForwardedMessage, find_forward_marker, parse_forwarded
 
-__all__ = ["split_reply"]
+__all__ = ["history_start", "split_reply"]
 
 _INLINE = re.compile(r"me*t[te]*m")
+_SHARED_LINE = re.compile(r"\S\s*-*\s*\b(?:On|Am|Le|El|Il|Em|Op|Den|På|W dniu)\s+\S")
 
 
 def _markers(lines: list[str]) -> str:
@@ -50,6 +51,23 @@ def _cut(lines: list[str], boundary: Boundary, depth: int) -> list[str]:
     return before + ([""] + _split(rest, depth + 1)[0] if rest else [])
 
 
+def history_start(lines: list[str]) -> int | None:
+    """The index where ``lines`` turn into quoted history for good (everything after it is history), or
+    None when there is no such place or the history is interleaved with answers."""
+    boundary = find_boundary(lines, 0)
+    if boundary is None:
+        return None
+    if _SHARED_LINE.search(lines[boundary.index]):
+        return None  # "reply--- On … wrote:": talon splits such a line
+    if boundary.kind != "attribution":
+        return boundary.index
+    region = _markers(lines[boundary.end :])
+    first = len(region) - len(region.lstrip("e"))
+    if first >= len(region) or region[first] == "t" or "t" not in region[first:]:
+        return boundary.index
+    return None
+
+
 def _split(lines: list[str], depth: int = 0) -> tuple[list[str], ForwardedMessage | None]:
     if depth > 3:
         return lines, None
@@ -68,13 +86,13 @@ def _split(lines: list[str], depth: int = 0) -> tuple[list[str], ForwardedMessag
     return lines, None
 
 
-_RULE = re.compile(r"^\s*(?:[-_=*]\s*){10,}$")
+_RULE = re.compile(r"^(?:[-_=*] ?){10,}$")
 
 
 def _without_trailing_rules(lines: list[str]) -> list[str]:
     """``lines`` less the rule lines ("_____", "-----") left at their end when what they introduced was cut."""
     end = len(lines)
-    while end > 0 and (not lines[end - 1].strip() or _RULE.match(lines[end - 1])):
+    while end > 0 and (not lines[end - 1].strip() or _RULE.match(lines[end - 1].strip())):
         end -= 1
     return lines[:end]
 

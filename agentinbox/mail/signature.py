@@ -107,7 +107,7 @@ def split_signature(text: str) -> tuple[str, str | None]:
         after = [i for i in tail if i > index]
         # a sign-off with the sender's name under it
         if (
-            _SIGNOFF.match(lines[index])
+            _SIGNOFF.match(lines[index].strip())
             and all(_is_short(lines[i]) for i in after)
             and (after or start is not None)
         ):
