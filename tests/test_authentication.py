@@ -229,6 +229,16 @@ async def test_dkim_signature_must_sign_from(dns: LoopbackDNS, key: KeyPair) -> 
     assert unsigned_from.signatures[0].reason == "the From header is not signed"
 
 
+async def test_large_message_is_verified_off_the_loop(dns: LoopbackDNS, key: KeyPair) -> None:
+    """A message over the in-loop size is hashed in a worker thread, with the same results."""
+    publish_key(dns, key, "sender.test")
+    raw = signed(message(body="0123456789abcdef" * 40_000 + "\r\n"), key)
+    assert len(raw) > 600_000
+    lookups = Lookups.for_nameserver(dns.address)
+    assert (await verify_message(raw, lookups)).result == "pass"
+    assert (await verify_message(raw.replace(b"0123", b"3210", 1), lookups)).result == "fail"
+
+
 # --- SPF ----------------------------------------------------------------------------------------------------
 
 
@@ -479,6 +489,24 @@ async def test_dmarc_temperror_and_several_records(dns: LoopbackDNS) -> None:
 
 
 # --- the check: labels, trust, malformed mail ---------------------------------------------------------------
+
+
+async def test_check_ends_in_time_when_dns_is_silent(key: KeyPair) -> None:
+    """A DNS server that takes every query and never answers: the check still ends within its own time
+    budget (well before run_checks would give up on it), with temperror verdicts."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
+        silent.bind(("127.0.0.1", 0))
+        checker = AuthenticationCheck(
+            lookups=Lookups.for_nameserver(f"127.0.0.1:{silent.getsockname()[1]}", timeout=5),
+            own_domains=lambda: asyncio.sleep(0, result={"agents.test"}),
+            authserv_id=AUTHSERV,
+            seconds=0.6,
+        )
+        started = time.monotonic()
+        found = verdict(await check(checker, signed(message(), key)))
+        elapsed = time.monotonic() - started
+    assert (found.spf, found.dkim, found.dmarc) == ("temperror", "temperror", "temperror")
+    assert elapsed < 0.6
 
 
 async def test_own_domain_spoofing_is_unauthenticated(dns: LoopbackDNS, key: KeyPair) -> None:
