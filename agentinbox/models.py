@@ -158,6 +158,8 @@ class Authentication(Model):
     from_domain: str | None = None
     #: The ``Authentication-Results`` header value prepended to the stored message.
     header: str
+    #: Why the check could not run to the end, when it could not (its results are then temperror).
+    error: str | None = None
 
 
 class SpamCheck(Model):

@@ -291,20 +291,28 @@ def full_messages(conn: Connection, rows: Sequence[Any], *, bodies: bool = True)
     return result
 
 
+#: What a verdict that records only a failed check (an ``error``: the check raised or timed out) reads as.
+_FAILED_CHECK: dict[str, dict[str, Any]] = {
+    "authentication": {"spf": "temperror", "dkim": "temperror", "dmarc": "temperror", "header": ""},
+    "spam": {"scanner": "unknown", "spam": False, "score": 0.0, "threshold": 0.0},
+    "virus": {"scanner": "unknown", "infected": False},
+}
+
+
 def _check_fields(checks: dict[str, Any] | None) -> dict[str, Any]:
-    """The Message fields ``authentication``, ``spam`` and ``virus`` from a stored verdicts column; a
-    verdict that only records a failed check (an ``error`` and nothing else) is left out of the model
-    unless it fits it."""
+    """The Message fields ``authentication``, ``spam`` and ``virus`` from a stored verdicts column."""
     if not checks:
         return {}
     fields: dict[str, Any] = {}
     for name, model in (("authentication", Authentication), ("spam", SpamCheck), ("virus", VirusCheck)):
         value = checks.get(name)
-        if value:
-            try:
-                fields[name] = model.model_validate(value)
-            except PydanticValidationError:
-                continue
+        if not value:
+            continue
+        try:
+            fields[name] = model.model_validate(value)
+        except PydanticValidationError:
+            if "error" in value:  # the check failed: say so, with neutral results
+                fields[name] = model.model_validate({**_FAILED_CHECK[name], "error": value["error"]})
     return fields
 
 
