@@ -320,6 +320,14 @@ async def test_spf_two_records_and_bad_domains(dns: LoopbackDNS) -> None:
         assert (await spf.check_host(lookups, ip="192.0.2.1", sender=sender)).result == "none", sender
 
 
+async def test_spf_for_an_internationalized_sender(dns: LoopbackDNS) -> None:
+    dns.zone[("xn--bcher-kva.test", "TXT")] = ["v=spf1 ip4:192.0.2.10 -all"]
+    result = await spf.check_host(
+        Lookups.for_nameserver(dns.address), ip="192.0.2.10", sender="zoë@bücher.test"
+    )
+    assert (result.result, result.domain) == ("pass", "xn--bcher-kva.test")
+
+
 async def test_spf_temperror_when_dns_does_not_answer() -> None:
     lookups = Lookups.for_nameserver(f"127.0.0.1:{closed_port()}", timeout=0.3)
     started = time.monotonic()

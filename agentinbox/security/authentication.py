@@ -16,6 +16,7 @@ import email.parser
 import email.policy
 import email.utils
 import ipaddress
+import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -33,6 +34,8 @@ __all__ = ["AuthenticationCheck", "FromDomains", "authentication_check", "from_d
 OwnDomains = Callable[[], Awaitable[set[str]]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _T = TypeVar("_T")
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 #: Seconds one DNS lookup may take, retries included, at most (a quarter of ``check_timeout`` if less).
 LOOKUP_SECONDS = 3.0
@@ -79,8 +82,11 @@ class FromDomains:
 
 def from_domains(raw: bytes) -> FromDomains:
     """The domains of the From header field(s) of ``raw`` (RFC 7489 §6.6.1)."""
+    end = _HEADER_END.search(raw)
     try:
-        message = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+        # Only the header block is read: the body may be megabytes.
+        header_block = raw[: end.end()] if end is not None else raw
+        message = email.parser.BytesHeaderParser(policy=email.policy.compat32).parsebytes(header_block)
         # Raw 8-bit bytes arrive as surrogate escapes; UTF-8 ones (RFC 6532) are read as what they spell.
         values = [_utf8(str(value)) for name, value in message.raw_items() if name.lower() == "from"]
     except Exception:  # the email package has failure modes no one has listed

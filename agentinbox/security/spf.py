@@ -93,6 +93,11 @@ async def check_host(
     envelope sender was empty); ``helo`` and ``receiver`` serve the %{h} and %{r} macros."""
     local, _, domain = sender.rpartition("@")
     domain = domain.rstrip(".").lower()
+    if not domain.isascii():
+        try:  # an internationalized sender (RFC 6531): DNS knows its domain by A-labels
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            pass
     if not valid_domain(domain):
         return SPFResult("none", domain or None, "the sender's domain is not a domain name SPF can check")
     try:
