@@ -514,6 +514,7 @@ async def test_check_ends_in_time_when_dns_is_silent(key: KeyPair) -> None:
         found = verdict(await check(checker, signed(message(), key)))
         elapsed = time.monotonic() - started
     assert (found.spf, found.dkim, found.dmarc) == ("temperror", "temperror", "temperror")
+    assert (found.spf_domain, found.from_domain) == ("sender.test", "sender.test")
     assert elapsed < 0.6
 
 

@@ -167,8 +167,11 @@ class AuthenticationCheck:
         found_from = from_domains(inspection.raw)
         spf_part = self._spf(inspection.client_ip, sender, inspection.helo)
         dkim_part = verify_message(inspection.raw, self._lookups)
+        spf_late = spf.SPFResult(
+            "temperror", sender[1].rpartition("@")[2].lower() if sender else None, "SPF took too long"
+        )
         spf_result, dkim_result = await asyncio.gather(
-            _bounded(spf_part, self._seconds / 2, spf.SPFResult("temperror", None, "SPF took too long")),
+            _bounded(spf_part, self._seconds / 2, spf_late),
             _bounded(
                 dkim_part,
                 self._seconds / 2,

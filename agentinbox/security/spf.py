@@ -11,7 +11,7 @@ import ipaddress
 import re
 import time
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .lookups import Lookups, TemporaryDNSError
 
@@ -72,7 +72,6 @@ class _State:
     lookups: Lookups
     terms: int = 0
     voids: int = 0
-    trail: list[str] = field(default_factory=list)
 
     def count_term(self) -> None:
         self.terms += 1
