@@ -12,6 +12,8 @@ import functools
 import re
 from dataclasses import dataclass
 
+from .budget import check
+
 __all__ = [
     "Boundary", "find_boundary", "header_key", "is_attribution", "is_original_message", "looks_like_lead",
 ]  # fmt: skip
@@ -237,6 +239,8 @@ def _header_block_at(lines: list[str], index: int) -> int | None:
 def find_boundary(lines: list[str], start: int = 0) -> Boundary | None:
     """The first place at or after ``start`` where quoted history begins, among unquoted lines."""
     for index in range(start, len(lines)):
+        if not index & 63:
+            check()
         line = lines[index]
         stripped = line.strip()
         if not stripped or stripped.startswith(">") or len(line) > _MAX_LINE:

@@ -14,8 +14,9 @@ from types import ModuleType
 
 from . import attribution
 from .bounce_text import human_readable
+from .budget import budget
 from .forwarded import ForwardedMessage, find_forward_marker, parse_forwarded
-from .quote_html import cut_html_quotes, prepare_for_talon
+from .quote_html import cut_html_quotes, prepare_for_talon, visible_text
 from .quote_text import history_start, split_reply
 from .sanitize import sanitize_html
 from .signature import split_signature
@@ -34,7 +35,10 @@ __all__ = [
 # skipped and the body is kept whole.
 MAX_TEXT_CHARS = 100_000
 MAX_HTML_CHARS = 200_000
-_COST_BUDGET = 5_000_000  # estimated backtracking steps: 20-50 ms of talon at worst (measured)
+_COST_BUDGET = 2_000_000  # estimated backtracking steps: 10-20 ms of talon at worst (measured)
+TEXT_BUDGET = 0.03  # seconds for one text body's rules (talon's estimated cost aside); then it is kept whole
+HTML_BUDGET = 0.03  # the same for one HTML body
+TOTAL_BUDGET = 0.04  # seconds for one message, both bodies
 _TALON_MAX_LINES = 1000  # talon.quotations.MAX_LINES_COUNT: talon silently drops every line after it
 _HEAD_LINES = 900  # longer texts go to talon in two parts (see _extract_text)
 _TALON_MAX_TAGS = 419  # talon.utils._MAX_TAGS_COUNT: HTML with more "<" is returned as it is
@@ -224,11 +228,22 @@ def _regex_cost(text: str) -> int:
 
 
 # --- plain text ------------------------------------------------------------------------------------------
+_SPLITTER_START = re.compile(
+    r"^[^\S\n]*(?:-+[^\S\n]*)?(?:On|Le|W dniu|Op|Am|På|Den|Vào|From|Date|Von|De|Fra|Från|Van)\b", re.M
+)
+_MAX_SPLITTERS = 40  # talon's marker regex ("(se*)+((t|f)+e*)+") backtracks badly over long runs of them
+
+
+def _many_splitters(text: str) -> bool:
+    """Whether ``text`` has so many lines that may be splitters that talon's marker regexes would crawl."""
+    return any(count > _MAX_SPLITTERS for count, _ in enumerate(_SPLITTER_START.finditer(text), 1))
+
+
 def _extract_text(text: str) -> str:
     stripped = text.strip()
     if not stripped or len(text) > MAX_TEXT_CHARS or _unchanged_by_talon(text):
         return stripped
-    if _regex_cost(text) > _COST_BUDGET:
+    if _regex_cost(text) > _COST_BUDGET or _many_splitters(text):
         return stripped
     lines = text.splitlines()
     if len(lines) <= _HEAD_LINES:
@@ -367,10 +382,19 @@ def _talon_stage(text: str) -> str:
 
 
 def _split_text(text: str) -> tuple[str, str | None, ForwardedMessage | None, str]:
-    """(reply, signature, forwarded, whole new content) of a plain-text body."""
+    """(reply, signature, forwarded, whole new content) of a plain-text body; the whole body (stripped)
+    when it is too large or its rules run out of time."""
     stripped = text.strip()
     if not stripped or len(text) > MAX_TEXT_CHARS:
         return stripped, None, None, stripped
+    try:
+        with budget(TEXT_BUDGET):
+            return _split_text_rules(stripped)
+    except Exception:  # BudgetExceeded included: nothing is cut rather than something wrongly
+        return stripped, None, None, stripped
+
+
+def _split_text_rules(stripped: str) -> tuple[str, str | None, ForwardedMessage | None, str]:
     normalised = stripped.replace("\r\n", "\n").replace("\r", "\n")
     lines = normalised.split("\n")
     report = human_readable(lines)
@@ -402,11 +426,13 @@ def _split_text(text: str) -> tuple[str, str | None, ForwardedMessage | None, st
 
 
 def _split_html(html: str) -> tuple[str, str]:
-    """(reply HTML, whole new content HTML), both sanitized."""
+    """(reply HTML, whole new content HTML), both sanitized; talon's cut alone (or the whole body) when
+    agentinbox's rules run out of time."""
     if not html.strip(" \t\n\r\x0b\x0c"):
         return html, html
     try:
-        note, forwarded = prepare_for_talon(html)
+        with budget(HTML_BUDGET):
+            note, forwarded = prepare_for_talon(html)
     except Exception:
         note, forwarded = html, None
     try:
@@ -414,12 +440,14 @@ def _split_html(html: str) -> tuple[str, str]:
     except Exception:
         cut = note
     try:
-        whole, reply = cut_html_quotes(cut)
+        with budget(HTML_BUDGET):
+            whole, reply = cut_html_quotes(cut)
     except Exception:
         whole = reply = cut
     if forwarded is not None:
         whole = f"{whole}\n{forwarded}"
-    return sanitize_html(reply), sanitize_html(whole)
+    safe_whole = sanitize_html(whole)
+    return (safe_whole if reply == whole else sanitize_html(reply)), safe_whole
 
 
 def extract_message(text: str | None, html: str | None) -> Extraction:
@@ -430,12 +458,25 @@ def extract_message(text: str | None, html: str | None) -> Extraction:
     stripped and never emptied; the HTML is sanitized (safe to render). When there is no text, it is
     made from the HTML.
     """
+    try:
+        with budget(TOTAL_BUDGET):
+            return _extract_message(text, html)
+    except Exception:  # a last resort: every stage already keeps the whole body when it fails
+        stripped = text.strip() if text is not None else None
+        try:
+            safe = sanitize_html(html) if html is not None else None
+        except Exception:
+            safe = html_lib.escape(html) if html is not None else None
+        return Extraction(stripped, safe, full_text=stripped, full_html=safe)
+
+
+def _extract_message(text: str | None, html: str | None) -> Extraction:
     reply_html = whole_html = None
     if html is not None:
         reply_html, whole_html = _split_html(html)
     if text is None and reply_html is not None and whole_html is not None and reply_html.strip():
         # the reply text made from the HTML's new content, for readers that take text only
-        body, signature, forwarded, _ = _split_text(html_to_text(whole_html))
+        body, signature, forwarded, _ = _split_text(visible_text(whole_html))
         return Extraction(body, reply_html, signature, forwarded, None, whole_html)
     if text is None:
         return Extraction(None, reply_html, full_html=whole_html)

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from .attribution import header_key
+from .budget import check
 
 __all__ = ["ForwardedMessage", "find_forward_marker", "parse_forwarded"]
 
@@ -65,6 +66,8 @@ def find_forward_marker(lines: list[str], start: int = 0) -> int | None:
     """The index of the first forward marker ("---------- Forwarded message ---------", "Begin forwarded
     message:", localized) at or after ``start``, among unquoted lines."""
     for index in range(start, len(lines)):
+        if not index & 63:
+            check()
         line = lines[index]
         stripped = line.strip()
         if len(stripped) > 200 or not stripped:

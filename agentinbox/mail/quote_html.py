@@ -12,12 +12,13 @@ import re
 from typing import Any
 
 from .attribution import find_boundary, is_attribution
+from .budget import check
 from .forwarded import find_forward_marker
 
-__all__ = ["cut_html_quotes", "prepare_for_talon"]
+__all__ = ["cut_html_quotes", "max_depth", "prepare_for_talon", "visible_text"]
 
 MAX_HTML_CHARS = 300_000
-_MAX_ELEMENTS = 20_000
+_MAX_ELEMENTS = 5_000
 
 # Containers after which everything is the earlier message (Outlook desktop/web, Yahoo, mobile clients).
 _CUT_TO_END_IDS = re.compile(
@@ -78,6 +79,7 @@ def _text_after(element: Any) -> str:
     while node is not None and node.tag != "body":
         parts.append(node.tail or "")
         for sibling in node.itersiblings():
+            check()
             if sibling.tag != "blockquote" and not (_classes(sibling) & _GMAIL_QUOTE):
                 parts.extend(sibling.itertext())
             parts.append(sibling.tail or "")
@@ -114,6 +116,7 @@ def _is_leaf_block(element: Any) -> bool:
 def _text_boundary(body: Any) -> Any | None:
     """The first leaf block whose text starts quoted history (an attribution, a header block, a separator)."""
     for element in body.iter():
+        check()
         if not isinstance(element.tag, str) or not _is_leaf_block(element) or element.tag == "blockquote":
             continue
         lines = [line for line in _block_lines(element) if line]
@@ -183,6 +186,7 @@ def prepare_for_talon(html: str) -> tuple[str, str | None]:
     changed = False
     forwarded: str | None = None
     for element in body.iter():
+        check()
         if not isinstance(element.tag, str):
             continue
         classes = _classes(element)
@@ -192,6 +196,7 @@ def prepare_for_talon(html: str) -> tuple[str, str | None]:
             changed = True
             break
     for element in body.iter("blockquote"):
+        check()
         if not _is_cited(element) and not _quoted_by_attribution(element):
             element.tag = "div"
             element.set(_PROTECTED, "")
@@ -228,6 +233,7 @@ def cut_html_quotes(html: str) -> tuple[str, str]:
     changed = _PROTECTED in html and _restore_protected(body)
     # 1. containers that start the earlier message
     for element in list(body.iter()):
+        check()
         if not isinstance(element.tag, str) or element.getparent() is None:
             continue
         classes = _classes(element)
@@ -240,8 +246,9 @@ def cut_html_quotes(html: str) -> tuple[str, str]:
             or (classes & _GMAIL_QUOTE and not _text_after(element))
             or (element.tag == "blockquote" and _is_cited(element) and not _text_after(element))
         ):
-            _cut_from(element)
-            changed = True
+            if _has_text_before(body, element):  # a cut never empties the reply
+                _cut_from(element)
+                changed = True
             break
     # 2. blocks whose text starts the earlier message
     boundary = _text_boundary(body)
@@ -252,6 +259,7 @@ def cut_html_quotes(html: str) -> tuple[str, str]:
     # 3. the reply alone: without forwarded message and signature containers
     removed = False
     for element in list(body.iter()):
+        check()
         if not isinstance(element.tag, str) or element.getparent() is None:
             continue
         classes = _classes(element)
@@ -260,6 +268,7 @@ def cut_html_quotes(html: str) -> tuple[str, str]:
             removed = True
             break
     for element in list(body.iter()):
+        check()
         if not isinstance(element.tag, str) or element.getparent() is None:
             continue
         if any(_SIGNATURE.match(name) for name in _classes(element)) or _SIGNATURE.match(
@@ -286,6 +295,7 @@ def _is_forward(element: Any) -> bool:
 def _has_text_before(body: Any, element: Any) -> bool:
     """Whether any visible text comes before ``element`` in document order (a cut never empties a reply)."""
     for node in body.iter():
+        check()
         if node is element:
             return False
         if isinstance(node.tag, str) and node.text and node.text.strip():
@@ -302,3 +312,60 @@ def _is_ancestor(node: Any, element: Any) -> bool:
             return True
         parent = parent.getparent()
     return False
+
+
+_SKIPPED = frozenset({"script", "style", "head", "title", "template"})
+
+
+def visible_text(html: str) -> str:
+    """The visible text of ``html``, one line per block (as ``extract.html_to_text`` lays it out, but read
+    with lxml: linear, and fast on large documents)."""
+    from lxml import etree
+
+    document = _parse(html)
+    if document is None:
+        return ""
+    parts: list[str] = []
+    skipping = 0
+    for event, element in etree.iterwalk(document.find("body"), events=("start", "end")):
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if event == "start":
+            if tag in _SKIPPED:
+                skipping += 1
+            elif not skipping:
+                if tag in _BLOCKS or tag == "br":
+                    parts.append("\n")
+                if element.text and isinstance(element.tag, str):
+                    parts.append(element.text)
+        else:
+            if tag in _SKIPPED:
+                skipping -= 1
+            elif not skipping and tag in _BLOCKS:
+                parts.append("\n")
+            if not skipping and element.tail:
+                parts.append(element.tail)
+    lines = (" ".join(line.split()) for line in "".join(parts).split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)[^>]*?(/?)>")
+# Elements that never nest (void) or that a parser closes by itself when the next one starts.
+_FLAT = frozenset(
+    {"br", "img", "hr", "meta", "input", "link", "col", "area", "base", "wbr", "source", "track", "embed",
+     "param", "p", "li", "td", "th", "tr", "option", "dt", "dd"}
+)  # fmt: skip
+
+
+def max_depth(html: str) -> int:
+    """An estimate of how deeply the elements of ``html`` nest, read from its tags in one pass (an HTML5
+    parser, unlike lxml's, builds every level of a deep document)."""
+    depth = deepest = 0
+    for match in _TAG.finditer(html):
+        if match.group(2).lower() in _FLAT or match.group(3):
+            continue
+        if match.group(1):
+            depth = max(0, depth - 1)
+        else:
+            depth += 1
+            deepest = max(deepest, depth)
+    return deepest

@@ -6,6 +6,8 @@ Pure function, no I/O; never raises.
 
 from __future__ import annotations
 
+import html as html_lib
+
 import nh3
 
 __all__ = ["sanitize_html"]
@@ -37,8 +39,21 @@ _STYLE_PROPERTIES = {
 }  # fmt: skip
 
 
+_MAX_DEPTH = 300  # nh3's time grows with the square of the nesting depth; deeper documents become text
+_DEPTH_CHECK = 1000  # tags: below this many, no document nests deep enough to matter
+
+
 def sanitize_html(html: str) -> str:
-    """``html`` with everything unsafe to render removed (an empty string if nothing survives)."""
+    """``html`` with everything unsafe to render removed (an empty string if nothing survives).
+
+    A pathologically deep document is rendered as its visible text instead (escaped, lines kept).
+    """
+    if html.count("<") > _DEPTH_CHECK:
+        from .quote_html import max_depth, visible_text
+
+        if max_depth(html) > _MAX_DEPTH:
+            text = html_lib.escape(visible_text(html))
+            return f'<div style="white-space: pre-wrap">{text}</div>'
     try:
         return nh3.clean(
             html,
