@@ -256,6 +256,19 @@ def test_rules_are_cheap_and_read_only_the_start_of_long_bodies() -> None:
     assert (time.perf_counter() - started) / 200 < 0.001
 
 
+@pytest.mark.parametrize(
+    "body",
+    ['<a href="http://x.example/">' * 2000, "<" * 60_000, "<a href=" * 6000, "<style>" * 8000, "x@" * 30_000,
+     "a." * 30_000, "http://" * 8000, "1." * 30_000],
+)  # fmt: skip
+def test_hostile_bodies_take_linear_time(body: str) -> None:
+    for raw in (message(text=None, html=f"<html>{body}"), message(text=body)):
+        inspection = inspect(raw)
+        started = time.perf_counter()
+        match_rules(inspection)
+        assert time.perf_counter() - started < 0.2  # ~3 ms; unclosed tags once made this 40 s
+
+
 def test_malformed_mail_gets_a_verdict() -> None:
     for raw in (
         b"",

@@ -347,9 +347,12 @@ def _phrases(text: str) -> set[str]:
 
 # -- links and HTML -------------------------------------------------------------------------------------
 
-_TAG = re.compile(r"<[^>]*>")
-_STYLE_OR_SCRIPT = re.compile(r"<(style|script)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_ANCHOR = re.compile(r"<a\s[^>]*?href\s*=\s*[\"']?([^\"'\s>]+)[^>]*>(.*?)</a\s*>", re.IGNORECASE | re.DOTALL)
+# Every HTML pattern here is linear in its input: no pattern can rescan the text after a failed match
+# (a tag ends at the next "<" or ">"), since hostile mail is full of unclosed tags.
+_TAG = re.compile(r"<[^<>]*>")
+_OPEN_ANCHOR = re.compile(r"<a\s[^<>]*>", re.IGNORECASE)
+_HREF = re.compile(r"\shref\s*=\s*[\"']?([^\"'\s<>]+)", re.IGNORECASE)
+_ANCHOR_TEXT = 500  # characters after an anchor's opening tag searched for its closing tag
 _URL = re.compile(r"https?://([^/\s\"'<>?#]+)", re.IGNORECASE)
 _SHOWN_DOMAIN = re.compile(
     r"^(?:https?://)?(?:www\.)?((?:[a-z0-9-]+\.)+[a-z]{2,})(?:[/:?#]\S*)?$", re.IGNORECASE
@@ -371,8 +374,22 @@ _SECOND_LEVEL = frozenset({"co", "com", "net", "org", "ac", "gov", "edu", "ne", 
 
 
 def _html_text(html: str) -> str:
-    """The words of an HTML body, tags and style sheets removed (for the phrase rules)."""
-    return _TAG.sub(" ", _STYLE_OR_SCRIPT.sub(" ", html)).replace("&nbsp;", " ")
+    """The words of an HTML body, tags, style sheets and scripts removed (for the phrase rules)."""
+    lowered = html.lower()
+    kept: list[str] = []
+    at = 0
+    while True:
+        style, script = lowered.find("<style", at), lowered.find("<script", at)
+        start = min(style if style >= 0 else len(html), script if script >= 0 else len(html))
+        kept.append(html[at:start])
+        if start >= len(html):
+            break
+        close = "</style" if start == style else "</script"
+        end = lowered.find(close, start)
+        if end < 0:
+            break
+        at = end + len(close)
+    return _TAG.sub(" ", " ".join(kept)).replace("&nbsp;", " ")
 
 
 def _base_domain(host: str) -> str:
@@ -393,14 +410,18 @@ def _links(text: str, html: str) -> tuple[set[str], list[str]]:
     """The link rules that match, and the hosts linked to."""
     found = set()
     hosts = [match.group(1).rpartition("@")[2].lower() for match in _URL.finditer(text, 0)][:_MAX_LINKS]
-    for count, anchor in enumerate(_ANCHOR.finditer(html)):
+    for count, anchor in enumerate(_OPEN_ANCHOR.finditer(html)):
         if count >= _MAX_LINKS:
             break
-        host = _host(anchor.group(1))
+        href = _HREF.search(anchor.group())
+        host = _host(href.group(1)) if href else None
         if host is None:
             continue
         hosts.append(host)
-        shown = _SHOWN_DOMAIN.match(_TAG.sub("", anchor.group(2)).strip())
+        close = html.find("</", anchor.end(), anchor.end() + _ANCHOR_TEXT)
+        if close < 0:
+            continue
+        shown = _SHOWN_DOMAIN.match(_TAG.sub("", html[anchor.end() : close]).strip())
         if shown and _base_domain(shown.group(1)) != _base_domain(host.partition(":")[0]):
             found.add("LINK_TEXT_MISMATCH")
     for host in hosts:
@@ -487,7 +508,7 @@ def _addresses(inspection: Inspection, hosts: list[str]) -> set[str]:
     if address and address in recipients:
         found.add("FROM_IS_TO")
     if " via " not in name.lower():  # "'ann@example.com' via List" is how list servers rewrite senders
-        for shown in _EMAIL_IN_NAME.findall(name):
+        for shown in _EMAIL_IN_NAME.findall(name[:300]):
             if shown.lower() != address:
                 found.add("FROM_NAME_OTHER_ADDRESS")
     from_domain = address.rpartition("@")[2]
@@ -517,7 +538,9 @@ _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
 
 def _base64_text(raw: bytes) -> bool:
     """Whether a text part's header block (the one holding a base64 encoding) declares a text type."""
-    for match in _BASE64_CTE.finditer(raw):
+    for count, match in enumerate(_BASE64_CTE.finditer(raw)):
+        if count >= 20:  # enough parts looked at; more would make this quadratic in a hostile message
+            break
         start = max(raw.rfind(b"\n\n", 0, match.start()), raw.rfind(b"\n\r\n", 0, match.start()), 0)
         end_match = _BLANK_LINE.search(raw, match.end())
         end = end_match.start() if end_match else len(raw)
