@@ -35,7 +35,8 @@ _DSN_HINTS = (
     "delivery to the following recipient", "message not delivered", "wasn't delivered", "couldn't be delivered",
     "address not found", "unable to deliver", "could not deliver", "couldn't deliver", "failed permanently",
     "delivery failed", "delivery to the following", "not be delivered", "zustellung", "unzustellbar",
-    "non remis", "no se pudo entregar",
+    "non remis", "no se pudo entregar", "qmail-send program", "able to deliver", "delivery failure",
+    "delivery status notification", "mail system error", "returned to sender",
 )  # fmt: skip
 
 
@@ -58,10 +59,25 @@ def find_returned_message(lines: list[str]) -> int | None:
 _HEAD_LINES = 15  # a bounce says what it is at its top
 
 
+# Words only a mail server writes, and SMTP status codes ("550 5.1.1", "#5.1.1"): with them, a message whose
+# top reads like a bounce is one even without a returned copy ("the parcel was not delivered" is not).
+_SERVER_WORDS = ("this is the mail system", "mailer-daemon", "qmail-send program", "mail delivery subsystem",
+                 "delivery status notification", "mail delivery software", "diagnostic-code")  # fmt: skip
+_STATUS_CODE = re.compile(
+    r"(?<![\d.])[245]\.\d{1,3}\.\d{1,3}(?![\d.])|\b[45]\d\d[ -][^\n]*\b(?:user|mailbox|recipient|address)"
+)
+
+
 def human_readable(lines: list[str]) -> list[str] | None:
     """The human-readable report of a bounce (``lines`` up to the returned copy of the message), or None
     when ``lines`` are not a bounce's."""
-    if not _is_bounce_text("\n".join(lines[:_HEAD_LINES])):
+    head = "\n".join(lines[:_HEAD_LINES])
+    if not _is_bounce_text(head):
         return None
     returned = find_returned_message(lines)
-    return lines if returned is None else lines[:returned]
+    if returned is not None:
+        return lines[:returned]
+    folded = head.lower()
+    if any(words in folded for words in _SERVER_WORDS) or _STATUS_CODE.search("\n".join(lines[:60])):
+        return lines
+    return None
