@@ -49,17 +49,13 @@ class Pods(Resource):
         self, *, limit: int | None = None, page_token: str | None = None, ascending: bool | None = None
     ) -> ListPodsResponse:
         """Pods, newest first; a pod's or inbox's key sees its own pod only."""
+        size, order = clamp_limit(limit), check_bool(ascending, "ascending")
         access = await self._access("pod_read")
         if access.scoped:
             assert access.scope.pod_id is not None
             pod = await self._read(pods.get_pod, access.scope.pod_id)
-            return ListPodsResponse(count=1, limit=clamp_limit(limit), pods=[pod])
-        return await self._read(
-            pods.list_pods,
-            limit=clamp_limit(limit),
-            page_token=page_token,
-            ascending=check_bool(ascending, "ascending"),
-        )
+            return ListPodsResponse(count=1, limit=size, pods=[pod])
+        return await self._read(pods.list_pods, limit=size, page_token=page_token, ascending=order)
 
     async def get(self, *, pod_id: str) -> Pod:
         pod_id = check_id(pod_id, "pod_id")
