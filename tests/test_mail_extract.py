@@ -715,3 +715,31 @@ def test_a_reply_about_a_failed_delivery_is_not_a_bounce() -> None:
     )
     assert human_readable(text.split("\n")) is None
     assert extract_message(text, None).text == text[: text.index("\n\nOn Tue")]
+
+
+def test_mailing_list_footers_are_part_of_the_signature() -> None:
+    text = (
+        "Having the function would be great.\n\n-Abhishek\n\n\n_______________________________________________\n"
+        "riak-users mailing list\nriak-users@lists.example.com\nhttp://lists.example.com/mailman/listinfo/riak-users\n"
+    )
+    body, signature = split_signature(text)
+    assert body == "Having the function would be great."
+    assert (
+        signature is not None
+        and signature.startswith("-Abhishek")
+        and signature.endswith("listinfo/riak-users")
+    )
+
+
+def test_the_first_message_after_start_up_is_cut_too() -> None:
+    """The one-time imports (talon, lxml) are not charged to the first message's time budget."""
+    code = (
+        "import sys; from agentinbox.mail.extract import extract_message; "
+        "e = extract_message(sys.argv[1], sys.argv[2]); print(repr((e.text, e.html)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, GMAIL_TEXT, GMAIL_HTML], check=True, capture_output=True, text=True
+    )
+    text, html = eval(result.stdout)
+    assert text == "Sounds good, see you at 3.\n\nAnn"
+    assert "Tuesday" not in html

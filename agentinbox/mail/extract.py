@@ -14,7 +14,7 @@ from types import ModuleType
 
 from . import attribution
 from .bounce_text import human_readable
-from .budget import budget
+from .budget import budget, not_counted
 from .forwarded import ForwardedMessage, find_forward_marker, parse_forwarded
 from .quote_html import cut_html_quotes, prepare_for_talon, visible_text
 from .quote_text import history_start, split_reply
@@ -50,25 +50,35 @@ def _quotations() -> ModuleType:
     """talon.quotations, imported once (talon.init() is not called: it would also load an ML classifier)."""
     global _talon
     if _talon is None:
-        from html5lib.constants import DataLossWarning
-        from talon import quotations
-
-        quotations.register_xpath_extensions()  # the "mg:" XPath functions its HTML cutting needs
-        warnings.filterwarnings("ignore", category=DataLossWarning)  # html5lib, about odd attribute names
-        patterns = quotations.SPLITTER_PATTERNS
-
-        def is_splitter(line: str) -> object | None:
-            # talon's own is_splitter, without regex.match()'s per-call pattern lookup (most of its cost);
-            # the same patterns in the same order, so the same result.
-            for pattern in patterns:
-                matcher = pattern.match(line)
-                if matcher:
-                    return matcher
-            return None
-
-        quotations.is_splitter = is_splitter
-        _talon = quotations
+        with not_counted():
+            _talon = _import_talon()
     return _talon
+
+
+def _import_talon() -> ModuleType:
+    """Import talon.quotations and make its splitter test faster (the same patterns, the same result)."""
+    from html5lib.constants import DataLossWarning
+    from talon import quotations
+
+    quotations.register_xpath_extensions()  # the "mg:" XPath functions its HTML cutting needs
+    warnings.filterwarnings("ignore", category=DataLossWarning)  # html5lib, about odd attribute names
+    patterns = quotations.SPLITTER_PATTERNS
+
+    def is_splitter(line: str) -> object | None:
+        # talon's own is_splitter, without regex.match()'s per-call pattern lookup (most of its cost);
+        # the same patterns in the same order, so the same result.
+        for pattern in patterns:
+            matcher = pattern.match(line)
+            if matcher:
+                return matcher
+        return None
+
+    quotations.is_splitter = is_splitter
+    # The first calls build caches (regex, lxml, html5lib) worth tens of milliseconds: pay for them here,
+    # outside any message's time budget.
+    quotations.extract_from_plain("Reply\n\nOn Mon, 2 Mar 2015, Bob <bob@example.com> wrote:\n> Hi")
+    quotations.extract_from_html('<div>Reply</div><blockquote type="cite">Hi</blockquote>')
+    return quotations
 
 
 # --- pre-check: can talon change this text at all? ------------------------------------------------------

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from .attribution import find_boundary, is_attribution
-from .budget import check
+from .budget import check, not_counted
 from .forwarded import find_forward_marker
 
 __all__ = ["cut_html_quotes", "max_depth", "prepare_for_talon", "visible_text"]
@@ -160,8 +160,9 @@ _FORWARD_WORDS = ("forward", "weitergeleitet", "transféré", "reenviado", "inol
 def _parse(html: str) -> Any | None:
     if len(html) > MAX_HTML_CHARS or html.count("<") > _MAX_ELEMENTS:
         return None
-    from lxml import etree
-    from lxml import html as lxml_html
+    with not_counted():  # the first import of lxml is one-time work
+        from lxml import etree
+        from lxml import html as lxml_html
 
     try:
         document = lxml_html.document_fromstring(html)

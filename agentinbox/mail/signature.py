@@ -65,6 +65,23 @@ _SIGNOFF = re.compile(
 _DASH_NAME = re.compile(r"^\s*(?:[-/~]|[–—] ?)[^\W\d_][\w.'-]*(?: [^\W\d_][\w.'-]*){0,2}\s*$")
 
 
+_RULE = re.compile(r"^(?:[-_=*] ?){10,}$")
+_LIST_WORDS = ("mailing list", "listinfo", "unsubscribe", "list-unsubscribe", "mailman", "google groups",
+               "you received this message because you are subscribed")  # fmt: skip
+_MAX_FOOTER_LINES = 8
+
+
+def _list_footer(lines: list[str], content: list[int]) -> int | None:
+    """The index of the rule line that starts a mailing list's footer at the end of ``lines``, or None."""
+    for index in reversed(content[-_MAX_FOOTER_LINES:]):
+        if _RULE.match(lines[index].strip()):
+            after = "\n".join(lines[index + 1 :]).lower()
+            if index != content[0] and any(words in after for words in _LIST_WORDS):
+                return index
+            return None
+    return None
+
+
 def is_mobile_footer(line: str) -> bool:
     """Whether ``line`` is a mobile or mail-app footer such as "Sent from my iPhone"."""
     stripped = _LINK.sub("", line).strip()
@@ -93,12 +110,16 @@ def split_signature(text: str) -> tuple[str, str | None]:
         if delimiter and len(lines) - index - 1 <= _MAX_SIGNATURE_LINES:
             start = index
             break
-    # 2. a mobile footer among the last three lines
+    # 2. a mailing list's footer ("_____", "riak-users mailing list", its listinfo address)
+    footer = _list_footer(lines, content)
+    if footer is not None:
+        start = footer if start is None else min(start, footer)
+    # 3. a mobile footer among the last three lines
     for index in content[-3:]:
         if index != content[0] and is_mobile_footer(lines[index]):
             start = index if start is None else min(start, index)
             break
-    # 3. a sign-off line followed by a few short lines (name, title, phone)
+    # 4. a sign-off line followed by a few short lines (name, title, phone)
     limit = start if start is not None else len(lines)
     tail = [i for i in content if i < limit]
     for index in tail[-(_MAX_SIGNOFF_TAIL + 1) :]:
@@ -113,10 +134,11 @@ def split_signature(text: str) -> tuple[str, str | None]:
         ):
             start = index if start is None else min(start, index)
             break
-    if start is None and len(tail) >= 2 and _DASH_NAME.match(lines[tail[-1]]):
+    # 5. a name signed with a dash or slash ("-Abhishek Kona", "/John") as the last line
+    if len(tail) >= 2 and _DASH_NAME.match(lines[tail[-1]]):
         previous = lines[tail[-2]].lstrip()
         if not previous.startswith(lines[tail[-1]].lstrip()[0]):  # not the last item of a list
-            start = tail[-1]
+            start = tail[-1] if start is None else min(start, tail[-1])
     if start is None:
         return text.strip(), None
     body = "\n".join(lines[:start]).strip()
