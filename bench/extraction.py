@@ -19,7 +19,8 @@ cases of tests/extraction_cases (see its README.md), every case an exact match a
   ``contains``/``not_contains`` assertions on reply 0's body are a second row, as checks rather than cases.
 - The labelled set: agentinbox's text, signature and forwarded fields must all match; talon alone is scored
   against the whole new content (the case's ``full``, else expected text and signature together), which is
-  all it claims to return.
+  all it claims to return. The held-out row repeats the cases written after the rules were tuned (their
+  first score, before any rule changed for them, was 22/25 for agentinbox and 19/25 for talon alone).
 
 Timing: ``extract_reply(body, None)`` on each of the 1,833 bodies of the R-devel 2015 mbox (split on the
 Pipermail separator, body = ``get_payload(decode=True)``), after talon has been imported once; then talon's
@@ -157,6 +158,7 @@ def mail_parser_reply(talon: Any) -> tuple[Row, Row]:
 
 def labelled(talon: Any) -> list[Row]:
     rows: dict[str, tuple[list[bool], list[bool], list[str]]] = {}
+    heldout: tuple[list[bool], list[bool], list[str]] = ([], [], [])
     misses = []
     for case in load_cases():
         talon_ok, ours, ids = rows.setdefault(case.category, ([], [], []))
@@ -164,11 +166,17 @@ def labelled(talon: Any) -> list[Row]:
         talon_ok.append(talon_result(case, talon))
         ours.append(ok)
         ids.append(case.id)
+        if case.data.get("heldout"):
+            heldout[0].append(talon_ok[-1])
+            heldout[1].append(ok)
+            heldout[2].append(case.id)
         if not ok:
             misses.append(f"  {case.category}/{case.id}: {problem[:300]}")
     if VERBOSE and misses:
         print("labelled misses:\n" + "\n".join(misses) + "\n")
-    return [(f"labelled: {category}", *results) for category, results in rows.items()]
+    return [(f"labelled: {category}", *results) for category, results in rows.items()] + [
+        ("labelled: held-out cases (in the rows above)", *heldout)
+    ]
 
 
 def _pct(results: list[bool]) -> str:
@@ -186,7 +194,7 @@ def print_accuracy(talon: Any) -> None:
         checks,
     ]
     rows += labelled(talon)
-    all_labelled = [r for r in rows if r[0].startswith("labelled")]
+    all_labelled = [r for r in rows if r[0].startswith("labelled") and "held-out" not in r[0]]
     rows.append(
         (
             "labelled: all",
@@ -199,7 +207,7 @@ def print_accuracy(talon: Any) -> None:
     regressions = []
     for name, talons, ours, ids in rows:
         print(f"{name:<50} {_pct(talons):>17} {_pct(ours):>17}")
-        if name != "labelled: all":
+        if name != "labelled: all" and "held-out" not in name:
             regressions += [f"{name}: {i}" for t, o, i in zip(talons, ours, ids, strict=True) if t and not o]
         if VERBOSE:
             for ok, case_id in zip(ours, ids, strict=True):

@@ -93,6 +93,14 @@ def header_key(line: str) -> str | None:
     return key if key in _ALL_KEYS else None
 
 
+_NAMED = re.compile(r"[^\W\d_]|@")
+
+
+def _value(line: str) -> str:
+    """What follows the field name of a header line."""
+    return re.split(r"[:：]", line, maxsplit=1)[-1]
+
+
 def is_original_message(line: str) -> bool:
     """A separator such as "-----Original Message-----" (localized)."""
     line = line.strip()
@@ -207,6 +215,8 @@ def _header_block_at(lines: list[str], index: int) -> int | None:
     key = header_key(lines[index])
     if key is None or not (key in _FROM_KEYS or key in ("date", "sent", "datum", "gesendet", "envoyé")):
         return None
+    if key in _FROM_KEYS and not _NAMED.search(_value(lines[index])):
+        return None  # "From: 10:00" in meeting minutes: a sender has a name or an address
     keys = {key}
     end = index + 1
     pos = index + 1

@@ -191,8 +191,12 @@ def prepare_for_talon(html: str) -> tuple[str, str | None]:
         if not isinstance(element.tag, str):
             continue
         classes = _classes(element)
-        if classes & _FORWARD_CLASSES or (classes & _GMAIL_QUOTE and _is_forward(element)):
-            forwarded = lxml_html.tostring(element, encoding="unicode", with_tail=False)
+        if (
+            classes & _FORWARD_CLASSES
+            or (classes & _GMAIL_QUOTE and _is_forward(element))
+            or (element.tag == "blockquote" and _is_cited(element) and _is_forward(element))
+        ):
+            forwarded = _serialize_from(element, lxml_html)
             _cut_from(element)
             changed = True
             break
@@ -203,6 +207,22 @@ def prepare_for_talon(html: str) -> tuple[str, str | None]:
             element.set(_PROTECTED, "")
             changed = True
     return (_serialize(document) if changed else html), forwarded
+
+
+def _serialize_from(element: Any, lxml_html: Any) -> str:
+    """The markup of ``element`` and of everything after it in document order (Apple Mail puts a forwarded
+    message's header in one blockquote and its body in the next)."""
+    parts = [lxml_html.tostring(element, encoding="unicode", with_tail=True)]
+    node = element
+    while node is not None and node.tag != "body":
+        parts.extend(
+            lxml_html.tostring(sibling, encoding="unicode", with_tail=True) for sibling in node.itersiblings()
+        )
+        parent = node.getparent()
+        if parent is not None and parent.tag != "body" and parent.tail:
+            parts.append(parent.tail)
+        node = parent
+    return "".join(str(part) for part in parts)
 
 
 def _quoted_by_attribution(blockquote: Any) -> bool:

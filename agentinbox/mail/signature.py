@@ -37,6 +37,7 @@ _MOBILE = re.compile(
 )
 # A sentence, not a footer: "Sent from my desk, is much easier than my mobile phone."
 _SENTENCE = re.compile(r"[,;.!?]\s+\w")
+_CARRIER = re.compile(r", an? [\w&' -]{0,30}(?:smartphone|phone|device|tablet)$", re.IGNORECASE)
 _LINK = re.compile(r"\s*<https?://[^>\s]*>\s*$")  # "Get Outlook for iOS<https://aka.ms/o0ukef>"
 
 _SIGNOFF = re.compile(
@@ -85,6 +86,7 @@ def _list_footer(lines: list[str], content: list[int]) -> int | None:
 def is_mobile_footer(line: str) -> bool:
     """Whether ``line`` is a mobile or mail-app footer such as "Sent from my iPhone"."""
     stripped = _LINK.sub("", line).strip()
+    stripped = _CARRIER.sub("", stripped)  # "…, an AT&T 5G smartphone" is a carrier's footer, not a sentence
     if len(stripped) > 60 or not _MOBILE.match(stripped):
         return False
     return not _SENTENCE.search(stripped.removeprefix("Sent from my").removeprefix("sent from my"))
