@@ -349,12 +349,17 @@ async def test_bad_settings_are_validation_errors(database_url: str, clock: Manu
         ) as client:
             with expect(ValidationError, "validation_error"):
                 await client.domains.create(domain="host.test")
-    async with AsyncAgentInbox(
+    # A resolver that is no server address is refused when the engine opens (inbound authentication asks
+    # it too), before any domain could be created or verified through it.
+    client = AsyncAgentInbox(
         database_url=database_url, default_domain="agents.test", dns_resolver="not-an-address:53", clock=clock
-    ) as client:
-        await client.domains.create(domain="resolver.test")
-        with expect(ValidationError, "validation_error"):
-            await client.domains.verify(domain_id="resolver.test")
+    )
+    try:
+        with expect(ValidationError, "validation_error") as caught:
+            await client.domains.create(domain="resolver.test")
+        assert caught.value.errors[0]["path"] == ["dns_resolver"]
+    finally:
+        await client.close()
 
 
 async def test_key_rotation_and_removal(checked: AsyncAgentInbox, dns_server: LoopbackDNS) -> None:
