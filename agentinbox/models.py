@@ -205,6 +205,9 @@ class Message(MessageItem):
     html: str | None = None
     extracted_text: str | None = None
     extracted_html: str | None = None
+    #: The signature at the end of the new content ("-- " block, "Sent from my iPhone", a sign-off and name),
+    #: as reply extraction found it; ``extracted_text`` still ends with it.
+    signature: str | None = None
     #: Received mail only: the authentication, spam and virus checks it went through (None when not run).
     authentication: Authentication | None = None
     spam: SpamCheck | None = None

@@ -14,10 +14,12 @@ import pytest
 from extraction_cases import labelled
 from extraction_cases.labelled import no_space
 
+from agentinbox import AsyncAgentInbox
 from agentinbox.mail import attribution, extract
 from agentinbox.mail.bounce_text import human_readable
 from agentinbox.mail.extract import extract_message, extract_reply, html_to_text, make_preview
 from agentinbox.mail.signature import is_mobile_footer, split_signature
+from agentinbox.pipeline.inbound import prepare
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
@@ -743,3 +745,31 @@ def test_the_first_message_after_start_up_is_cut_too() -> None:
     text, html = eval(result.stdout)
     assert text == "Sounds good, see you at 3.\n\nAnn"
     assert "Tuesday" not in html
+
+
+# --- the signature is stored with a received message -------------------------------------------------------
+SIGNED_REPLY = (
+    b"From: Carol <carol@example.com>\r\n"
+    b"To: desk@agents.test\r\n"
+    b"Subject: Re: Order 17\r\n"
+    b"Message-ID: <signed-1@example.com>\r\n"
+    b"Date: Mon, 04 Jan 2027 10:00:00 +0000\r\n"
+    b"\r\n"
+    b"It arrived, thanks.\r\n\r\nSent from my iPhone\r\n\r\n"
+    b"On Sun, Jan 3, 2027 at 9:00 AM Desk <desk@agents.test> wrote:\r\n> Your order 17 has shipped.\r\n"
+)
+
+
+def test_prepare_keeps_the_signature_beside_the_extracted_text() -> None:
+    prepared = prepare(SIGNED_REPLY)
+    assert prepared.extracted_text == "It arrived, thanks.\n\nSent from my iPhone"
+    assert prepared.signature == "Sent from my iPhone"
+
+
+async def test_a_received_message_has_its_signature(client: AsyncAgentInbox) -> None:
+    desk = await client.inboxes.create(username="desk")
+    [stored] = await client.deliver(SIGNED_REPLY)
+    assert stored.signature == "Sent from my iPhone"
+    message = await client.inboxes.messages.get(inbox_id=desk.inbox_id, message_id=stored.message_id)
+    assert message.signature == "Sent from my iPhone"
+    assert message.extracted_text == "It arrived, thanks.\n\nSent from my iPhone"

@@ -24,7 +24,7 @@ from ..errors import MessageRejectedError, NotFoundError, ValidationError
 from ..mail import arf, dsn
 from ..mail.addresses import address_key
 from ..mail.compose import OutgoingAttachment
-from ..mail.extract import extract_reply, make_preview
+from ..mail.extract import extract_message, make_preview
 from ..mail.parse import ParsedAttachment, ParsedMessage, parse_message
 from ..mail.threading import normalize_subject, thread_keys
 from ..models import Message
@@ -57,13 +57,16 @@ class Prepared:
     extracted_text: str | None
     extracted_html: str | None
     preview: str | None
+    signature: str | None = None
 
 
 def prepare(raw: bytes, *, extracted: tuple[str | None, str | None] | None = None) -> Prepared:
     """Parse ``raw`` (never raises) and extract its new content, unless the caller already knows it."""
     parsed = parse_message(raw)
+    signature = None
     if extracted is None:
-        extracted = extract_reply(parsed.text, parsed.html)
+        extraction = extract_message(parsed.text, parsed.html)
+        extracted, signature = (extraction.full_text, extraction.full_html), extraction.signature
     extracted_text, extracted_html = extracted
     return Prepared(
         raw=raw,
@@ -73,6 +76,7 @@ def prepare(raw: bytes, *, extracted: tuple[str | None, str | None] | None = Non
         extracted_html=extracted_html,
         # AgentMail takes the preview from the text part only; HTML-only mail has none.
         preview=make_preview(extracted_text or parsed.text, None),
+        signature=signature,
     )
 
 
@@ -248,6 +252,7 @@ def store_received(
             html=parsed.html,
             extracted_text=prepared.extracted_text,
             extracted_html=prepared.extracted_html,
+            signature=prepared.signature,
             checks=_verdicts(finding, attachments),
         )
         file_message(conn, new, thread_id=thread_id, keys=keys, known=known, subject_key=subject_key, now=now)

@@ -84,6 +84,7 @@ class NewMessage:
     html: str | None = None
     extracted_text: str | None = None
     extracted_html: str | None = None
+    signature: str | None = None
     thread_id: str = field(default="")
     #: Received mail: the verdicts of the inbound checks (see ``agentinbox.pipeline.checks``).
     checks: dict[str, Any] | None = None
@@ -147,6 +148,7 @@ def insert_message(conn: Connection, msg: NewMessage, *, now: int) -> int:
             "html": msg.html,
             "extracted_text": msg.extracted_text,
             "extracted_html": msg.extracted_html,
+            "signature": msg.signature,
         },
     )
     search.index_message(
@@ -234,6 +236,7 @@ def new_message_model(msg: NewMessage, *, now: int) -> Message:
         html=msg.html,
         extracted_text=msg.extracted_text,
         extracted_html=msg.extracted_html,
+        signature=msg.signature,
         created_at=to_datetime(now),
         updated_at=to_datetime(now),
         **_check_fields(msg.checks),
@@ -285,6 +288,7 @@ def full_messages(conn: Connection, rows: Sequence[Any], *, bodies: bool = True)
                 html=body.html if body else None,
                 extracted_text=body.extracted_text if body else None,
                 extracted_html=body.extracted_html if body else None,
+                signature=body.signature if body else None,
                 **_check_fields(row.checks),
             )
         )

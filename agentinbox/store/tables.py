@@ -196,6 +196,7 @@ message_bodies = Table(
     Column("html", Text),
     Column("extracted_text", Text),
     Column("extracted_html", Text),
+    Column("signature", Text),
 )
 
 drafts = Table(
