@@ -1,4 +1,10 @@
-"""Reply extraction (the new content of a message, quoted history removed, by talon) and short previews.
+"""Reply extraction (the new content of a message, quoted history removed) and short previews.
+
+talon runs first, guarded against its pathological inputs and its false cuts; agentinbox's own rules then take
+out what it misses: attribution lines and header blocks in many languages (``attribution``), HTML quote
+containers (``quote_html``), forwarded messages (``forwarded``), inline replies and the rest of the plain-text
+cutting (``quote_text``), signatures (``signature``) and bounces (``bounce_text``); HTML comes out sanitized
+(``sanitize``). Each message has a time budget (``budget``): past it, the whole body is kept.
 
 Pure functions, no I/O; they never raise. talon is imported on first use only: its import takes about a second.
 """
