@@ -773,3 +773,11 @@ async def test_a_received_message_has_its_signature(client: AsyncAgentInbox) -> 
     message = await client.inboxes.messages.get(inbox_id=desk.inbox_id, message_id=stored.message_id)
     assert message.signature == "Sent from my iPhone"
     assert message.extracted_text == "It arrived, thanks.\n\nSent from my iPhone"
+
+
+def test_extracted_html_says_what_the_extracted_text_says() -> None:
+    cases = [case for case in labelled.load_cases() if case.is_html]
+    assert len(cases) >= 20
+    for case in cases:
+        extraction = extract_message(None, case.data["html"])
+        assert no_space(html_to_text(extraction.html or "")) == no_space(extraction.text), case.id

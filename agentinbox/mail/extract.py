@@ -22,7 +22,7 @@ from . import attribution
 from .bounce_text import human_readable
 from .budget import budget, not_counted
 from .forwarded import ForwardedMessage, find_forward_marker, parse_forwarded
-from .quote_html import cut_html_quotes, prepare_for_talon, visible_text
+from .quote_html import cut_html_quotes, prepare_for_talon, strip_trailing_text, visible_text
 from .quote_text import history_start, split_reply
 from .sanitize import sanitize_html
 from .signature import split_signature
@@ -493,11 +493,22 @@ def _extract_message(text: str | None, html: str | None) -> Extraction:
     if text is None and reply_html is not None and whole_html is not None and reply_html.strip():
         # the reply text made from the HTML's new content, for readers that take text only
         body, signature, forwarded, _ = _split_text(visible_text(whole_html))
-        return Extraction(body, reply_html, signature, forwarded, None, whole_html)
+        return Extraction(body, _without(reply_html, signature), signature, forwarded, None, whole_html)
     if text is None:
         return Extraction(None, reply_html, full_html=whole_html)
     body, signature, forwarded, whole = _split_text(text)
-    return Extraction(body, reply_html, signature, forwarded, whole, whole_html)
+    return Extraction(body, _without(reply_html, signature), signature, forwarded, whole, whole_html)
+
+
+def _without(html: str | None, signature: str | None) -> str | None:
+    """The reply's HTML less the signature its text ended with (sanitized HTML stays sanitized: only text
+    is taken out)."""
+    if html is None or not signature:
+        return html
+    try:
+        return strip_trailing_text(html, signature)
+    except Exception:
+        return html
 
 
 def extract_reply(text: str | None, html: str | None) -> tuple[str | None, str | None]:

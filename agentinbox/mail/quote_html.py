@@ -15,7 +15,7 @@ from .attribution import find_boundary, is_attribution
 from .budget import check, not_counted
 from .forwarded import find_forward_marker
 
-__all__ = ["cut_html_quotes", "max_depth", "prepare_for_talon", "visible_text"]
+__all__ = ["cut_html_quotes", "max_depth", "prepare_for_talon", "strip_trailing_text", "visible_text"]
 
 MAX_HTML_CHARS = 300_000
 _MAX_ELEMENTS = 5_000
@@ -390,3 +390,63 @@ def max_depth(html: str) -> int:
             depth += 1
             deepest = max(deepest, depth)
     return deepest
+
+
+def strip_trailing_text(html: str, text: str) -> str:
+    """``html`` without the text ``text`` at its end (a signature the text rules found), so that the reply's
+    HTML says what its text says; ``html`` itself when its visible text does not end with ``text``."""
+    from lxml import etree
+
+    wanted = "".join(text.split())
+    document = _parse(html) if wanted else None
+    if document is None:
+        return html
+    carriers: list[tuple[Any, str]] = []  # (element, "text" or "tail") in document order
+    skipping = 0
+    for event, element in etree.iterwalk(document.find("body"), events=("start", "end")):
+        check()
+        tag = element.tag if isinstance(element.tag, str) else ""
+        if event == "start":
+            skipping += tag in _SKIPPED
+            if not skipping and tag and element.text:
+                carriers.append((element, "text"))
+        else:
+            skipping -= tag in _SKIPPED
+            if not skipping and element.tail:
+                carriers.append((element, "tail"))
+    values = ["".join(str(getattr(element, attribute)).split()) for element, attribute in carriers]
+    whole = "".join(values)
+    starts = set()
+    position = 0
+    for value in values:
+        starts.add(position)
+        position += len(value)
+    # The HTML ends with the signature, or with its first part when a signature container (Gmail's) already
+    # went: cut where that begins, at a block's start unless the whole signature matched.
+    cut = next(
+        (
+            len(whole) - size
+            for size in range(len(wanted), 1, -1)
+            if whole.endswith(wanted[:size]) and (size == len(wanted) or len(whole) - size in starts)
+        ),
+        None,
+    )
+    if cut is None or not whole[:cut]:
+        return html
+    position = 0
+    for (element, attribute), value in zip(carriers, values, strict=True):
+        if position + len(value) <= cut:
+            position += len(value)
+            continue
+        kept = str(getattr(element, attribute))
+        if position >= cut:
+            setattr(element, attribute, None)
+            continue
+        # the cut falls inside this text: keep its characters up to the cut
+        need, index = cut - position, 0
+        while need and index < len(kept):
+            need -= not kept[index].isspace()
+            index += 1
+        setattr(element, attribute, kept[:index] or None)
+        position += len(value)
+    return _serialize(document)
