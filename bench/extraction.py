@@ -24,7 +24,10 @@ cases of tests/extraction_cases (see its README.md), every case an exact match a
 
 Timing: ``extract_reply(body, None)`` on each of the 1,833 bodies of the R-devel 2015 mbox (split on the
 Pipermail separator, body = ``get_payload(decode=True)``), after talon has been imported once; then talon's
-``extract_from_plain`` alone on the same bodies, for comparison.
+``extract_from_plain`` alone on the same bodies, for comparison (with the faster ``is_splitter`` agentinbox
+installs when it imports talon: the same patterns, the same results; unpatched, talon alone took p50 1.3 ms,
+p99 18 ms, max 40 ms here). One pass first, then each message's best of three passes, which leaves out the
+load of other processes on a shared machine.
 """
 
 from __future__ import annotations
@@ -239,15 +242,23 @@ def time_per_message(function: Callable[[str], object], bodies: list[str]) -> li
     return timings
 
 
+def best_of(function: Callable[[str], object], bodies: list[str], runs: int) -> list[float]:
+    """Each message's fastest of ``runs`` passes: its own cost, without other processes' load."""
+    passes = [time_per_message(function, bodies) for _ in range(runs)]
+    return [min(times) for times in zip(*passes, strict=True)]
+
+
 def print_timing(talon: Any) -> None:
     messages = mbox_bodies()
     bodies = [body for _, body in messages]
-    print(f"\nR-devel 2015 mbox: {len(bodies)} bodies")
-    for name, function in (
-        ("agentinbox extract_message", lambda body: extract_message(body, None)),
-        ("talon extract_from_plain alone", talon.extract_from_plain),
+    print(f"\nR-devel 2015 mbox: {len(bodies)} bodies (one pass; then each message's best of three)")
+    for name, function, runs in (
+        ("agentinbox extract_message", lambda body: extract_message(body, None), 1),
+        ("talon extract_from_plain alone", talon.extract_from_plain, 1),
+        ("agentinbox, best of 3", lambda body: extract_message(body, None), 3),
+        ("talon alone, best of 3", talon.extract_from_plain, 3),
     ):
-        timings = time_per_message(function, bodies)
+        timings = best_of(function, bodies, runs)
         ordered = sorted(timings)
         p50 = statistics.median(ordered)
         p99 = ordered[int(len(ordered) * 0.99)]
