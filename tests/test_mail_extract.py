@@ -781,3 +781,12 @@ def test_extracted_html_says_what_the_extracted_text_says() -> None:
     for case in cases:
         extraction = extract_message(None, case.data["html"])
         assert no_space(html_to_text(extraction.html or "")) == no_space(extraction.text), case.id
+
+
+def test_talon_cuts_at_a_lone_header_line_only_above_a_quote() -> None:
+    above_quote = (
+        "Fixed in r67890.\n\nFrom: Daniel <daniel at example.org>\n> When I evaluate this list\n> it fails.\n"
+    )
+    assert extract_message(above_quote, None).text == "Fixed in r67890."
+    in_a_log = "The check says:\n\n     From: DESCRIPTION\n     Status: Error\n\nAny idea?\n"
+    assert extract_message(in_a_log, None).text == in_a_log.strip()

@@ -377,6 +377,9 @@ def _talon_cut_is_plausible(original: list[str], result: str) -> bool:
     line = original[index]
     if line.lstrip().startswith(">") or _EMAIL_IN_LINE.search(line) or attribution.looks_like_lead(line):
         return True
+    following = next((later for later in original[index + 1 : index + 4] if later.strip()), "")
+    if attribution.header_key(line) is not None and following.lstrip().startswith(">"):
+        return True  # "Date: Wed, 07 Jan 2015 20:31:07 -0500" above a quote
     boundary = attribution.find_boundary(original[index : index + 12])
     return boundary is not None and boundary.index == 0
 
