@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .budget import check
@@ -104,9 +105,7 @@ def _value(line: str) -> str:
 def is_original_message(line: str) -> bool:
     """A separator such as "-----Original Message-----" (localized)."""
     line = line.strip()
-    if len(line) >= 120 or (not any(char in line for char in "-_=*") and len(line) > 40):
-        return False
-    return _ORIGINAL_MESSAGE.match(line) is not None
+    return len(line) < 120 and _ORIGINAL_MESSAGE.match(line) is not None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -177,7 +176,7 @@ class Boundary:
     end: int
 
 
-def _attribution_at(lines: list[str], index: int) -> int | None:
+def _attribution_at(lines: Sequence[str], index: int) -> int | None:
     """The index after an attribution starting at ``lines[index]`` (wrapped over up to 3 lines), or None."""
     first = lines[index]
     if len(first) > _MAX_LINE or not first.strip() or first.lstrip().startswith(">"):
@@ -206,7 +205,7 @@ def _attribution_at(lines: list[str], index: int) -> int | None:
     return None
 
 
-def _header_block_at(lines: list[str], index: int) -> int | None:
+def _header_block_at(lines: Sequence[str], index: int) -> int | None:
     """The index after a header block starting at ``lines[index]``, or None.
 
     A block is a From-like field (or Date/Sent) followed, within a few lines, by at least one other field;
@@ -246,27 +245,43 @@ def _header_block_at(lines: list[str], index: int) -> int | None:
     return end
 
 
-def find_boundary(lines: list[str], start: int = 0) -> Boundary | None:
+def find_boundary(lines: Sequence[str], start: int = 0) -> Boundary | None:
     """The first place at or after ``start`` where quoted history begins, among unquoted lines."""
-    for index in range(start, len(lines)):
+    # The same lines are often searched twice in a row (before talon and after it, when it changed nothing):
+    # the second search is answered from the cache.
+    return _find_boundary(tuple(lines), start)
+
+
+@functools.lru_cache(maxsize=8)
+def _find_boundary(lines: tuple[str, ...], start: int) -> Boundary | None:
+    count = len(lines)
+    # Whether each line may end an attribution, computed once per line and only as far as needed: an
+    # attribution at ``index`` ends on one of its three lines, so without such a line it is not looked for.
+    may_end: list[bool] = [_may_end_attribution(line) for line in lines[start : start + 2]]
+    for index in range(start, count):
         if not index & 63:
             check()
+        if index + 2 < count:
+            may_end.append(_may_end_attribution(lines[index + 2]))
         line = lines[index]
         stripped = line.strip()
-        if not stripped or stripped.startswith(">") or len(line) > _MAX_LINE:
+        if not stripped or stripped[0] == ">" or len(line) > _MAX_LINE:
             continue
-        if is_original_message(line):
+        if len(stripped) < 120 and _ORIGINAL_MESSAGE.match(stripped) is not None:  # is_original_message
             return Boundary(index, "separator", index + 1)
-        end = _header_block_at(lines, index)
-        if end is not None:
-            return Boundary(_separator_before(lines, index), "header", end)
-        end = _attribution_at(lines, index)
-        if end is not None:
-            return Boundary(index, "attribution", end)
+        if ":" in line or "：" in line:  # a header field has a colon
+            end = _header_block_at(lines, index)
+            if end is not None:
+                return Boundary(_separator_before(lines, index), "header", end)
+        offset = index - start
+        if may_end[offset] or any(may_end[offset + 1 : offset + 3]):
+            end = _attribution_at(lines, index)
+            if end is not None:
+                return Boundary(index, "attribution", end)
     return None
 
 
-def _separator_before(lines: list[str], index: int) -> int:
+def _separator_before(lines: Sequence[str], index: int) -> int:
     """``index``, moved up to a rule line ("_____", "-----") that introduces the header block there."""
     pos = index - 1
     while pos >= 0 and not lines[pos].strip():
