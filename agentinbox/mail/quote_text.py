@@ -21,9 +21,7 @@ _SHARED_LINE = re.compile(r"\S\s*-*\s*\b(?:On|Am|Le|El|Il|Em|Op|Den|På|W dniu)\
 
 def _markers(lines: list[str]) -> str:
     """One letter per line: ``m`` quoted ("> …"), ``e`` empty, ``t`` text."""
-    return "".join(
-        "e" if not line.strip() else "m" if line.lstrip().startswith(">") else "t" for line in lines
-    )
+    return "".join(["e" if not (text := line.lstrip()) else "m" if text[0] == ">" else "t" for line in lines])
 
 
 def _drop_trailing_quote(lines: list[str], markers: str) -> list[str]:

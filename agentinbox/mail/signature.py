@@ -7,6 +7,7 @@ Pure functions, no I/O; only the last lines of a text are looked at.
 
 from __future__ import annotations
 
+import bisect
 import re
 
 __all__ = ["is_mobile_footer", "split_signature"]
@@ -106,8 +107,8 @@ def split_signature(text: str) -> tuple[str, str | None]:
     if len(content) < 2:
         return text.strip(), None
     start: int | None = None
-    # 1. the "-- " delimiter: the first one whose tail is short enough
-    for index in content[1:]:
+    # 1. the "-- " delimiter: the first one whose tail is short enough (only the last lines can have one)
+    for index in content[max(1, bisect.bisect_left(content, len(lines) - 1 - _MAX_SIGNATURE_LINES)) :]:
         delimiter = _DELIMITER.match(lines[index].rstrip(" ")) or lines[index] == "-- "
         if delimiter and len(lines) - index - 1 <= _MAX_SIGNATURE_LINES:
             start = index
@@ -124,10 +125,11 @@ def split_signature(text: str) -> tuple[str, str | None]:
     # 4. a sign-off line followed by a few short lines (name, title, phone)
     limit = start if start is not None else len(lines)
     tail = [i for i in content if i < limit]
-    for index in tail[-(_MAX_SIGNOFF_TAIL + 1) :]:
+    for position in range(max(0, len(tail) - _MAX_SIGNOFF_TAIL - 1), len(tail)):
+        index = tail[position]
         if index == tail[0]:
             continue
-        after = [i for i in tail if i > index]
+        after = tail[position + 1 :]
         # a sign-off with the sender's name under it
         if (
             _SIGNOFF.match(lines[index].strip())
