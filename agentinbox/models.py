@@ -28,6 +28,7 @@ __all__ = [
     "EventReceipt",
     "EventReject",
     "FailedEvent",
+    "ForwardedMessage",
     "Identity",
     "Inbox",
     "ListApiKeysResponse",
@@ -199,6 +200,19 @@ class VirusCheck(Model):
     error: str | None = None
 
 
+class ForwardedMessage(Model):
+    """A message forwarded inside a received one, read out of the forward block: its header fields as they
+    were shown, and its text."""
+
+    from_: str | None = Field(default=None, alias="from")
+    to: str | None = None
+    cc: str | None = None
+    date: str | None = None
+    subject: str | None = None
+    #: The forwarded message's body, without the header block.
+    text: str
+
+
 class Message(MessageItem):
     reply_to: list[str] | None = None
     text: str | None = None
@@ -208,6 +222,9 @@ class Message(MessageItem):
     #: The signature at the end of the new content ("-- " block, "Sent from my iPhone", a sign-off and name),
     #: as reply extraction found it; ``extracted_text`` still ends with it.
     signature: str | None = None
+    #: The message this one forwards, when it forwards one (``extracted_text`` still holds it, after the
+    #: forward note that is the new content).
+    forwarded: ForwardedMessage | None = None
     #: Received mail only: the authentication, spam and virus checks it went through (None when not run).
     authentication: Authentication | None = None
     spam: SpamCheck | None = None

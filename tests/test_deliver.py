@@ -163,3 +163,26 @@ async def test_concurrent_deliveries_fail_alone(client: AsyncAgentInbox) -> None
     assert len(failures) == 1 and isinstance(failures[0], NotFoundError)
     listing = await client.inboxes.messages.list(inbox_id=desk.inbox_id, limit=100)
     assert listing.count == 40
+
+
+async def test_signature_and_forwarded_message_are_stored_apart(client: AsyncAgentInbox) -> None:
+    await client.inboxes.create(username="desk")
+    raw = (
+        b"From: Grace <grace@example.com>\r\nTo: desk@agents.test\r\nSubject: Fwd: Contract review\r\n"
+        b"Message-ID: <fwd-1@example.com>\r\n\r\n"
+        b"Adding you for visibility.\r\n\r\nThanks,\r\nGrace\r\n\r\n"
+        b"---------- Forwarded message ---------\r\nFrom: Legal <legal@example.com>\r\n"
+        b"Date: Mon, Mar 3, 2025 at 5:15 PM\r\nSubject: Contract review\r\nTo: Grace <grace@example.com>\r\n\r\n\r\n"
+        b"The contract is approved with two minor edits.\r\n"
+    )
+    [stored] = await client.deliver(raw, rcpt_to=["desk@agents.test"])
+    assert stored.signature == "Thanks,\nGrace"
+    assert stored.forwarded is not None
+    assert stored.forwarded.from_ == "Legal <legal@example.com>"
+    assert stored.forwarded.subject == "Contract review"
+    assert stored.forwarded.text.strip() == "The contract is approved with two minor edits."
+    # Nothing is lost from the new content: the note, its signature and the forward are all still there.
+    assert stored.extracted_text is not None and "approved with two minor edits" in stored.extracted_text
+    got = await client.inboxes.messages.get(inbox_id="desk@agents.test", message_id=stored.message_id)
+    assert got.forwarded == stored.forwarded and got.signature == stored.signature
+    assert got.model_dump(by_alias=True, mode="json")["forwarded"]["from"] == "Legal <legal@example.com>"

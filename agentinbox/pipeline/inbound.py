@@ -58,15 +58,28 @@ class Prepared:
     extracted_html: str | None
     preview: str | None
     signature: str | None = None
+    #: The forwarded message reply extraction read out (the fields of models.ForwardedMessage), if any.
+    forwarded: dict[str, str | None] | None = None
 
 
 def prepare(raw: bytes, *, extracted: tuple[str | None, str | None] | None = None) -> Prepared:
     """Parse ``raw`` (never raises) and extract its new content, unless the caller already knows it."""
     parsed = parse_message(raw)
     signature = None
+    forwarded = None
     if extracted is None:
         extraction = extract_message(parsed.text, parsed.html)
         extracted, signature = (extraction.full_text, extraction.full_html), extraction.signature
+        if extraction.forwarded is not None:
+            found = extraction.forwarded
+            forwarded = {
+                "from": found.from_,
+                "to": found.to,
+                "cc": found.cc,
+                "date": found.date,
+                "subject": found.subject,
+                "text": found.body,
+            }
     extracted_text, extracted_html = extracted
     return Prepared(
         raw=raw,
@@ -77,6 +90,7 @@ def prepare(raw: bytes, *, extracted: tuple[str | None, str | None] | None = Non
         # AgentMail takes the preview from the text part only; HTML-only mail has none.
         preview=make_preview(extracted_text or parsed.text, None),
         signature=signature,
+        forwarded=forwarded,
     )
 
 
@@ -253,6 +267,7 @@ def store_received(
             extracted_text=prepared.extracted_text,
             extracted_html=prepared.extracted_html,
             signature=prepared.signature,
+            forwarded=prepared.forwarded,
             checks=_verdicts(finding, attachments),
         )
         file_message(conn, new, thread_id=thread_id, keys=keys, known=known, subject_key=subject_key, now=now)

@@ -15,6 +15,7 @@ from ..models import (
     Attachment,
     AttachmentResponse,
     Authentication,
+    ForwardedMessage,
     ListMessagesResponse,
     Message,
     MessageItem,
@@ -85,6 +86,7 @@ class NewMessage:
     extracted_text: str | None = None
     extracted_html: str | None = None
     signature: str | None = None
+    forwarded: dict[str, Any] | None = None
     thread_id: str = field(default="")
     #: Received mail: the verdicts of the inbound checks (see ``agentinbox.pipeline.checks``).
     checks: dict[str, Any] | None = None
@@ -149,6 +151,7 @@ def insert_message(conn: Connection, msg: NewMessage, *, now: int) -> int:
             "extracted_text": msg.extracted_text,
             "extracted_html": msg.extracted_html,
             "signature": msg.signature,
+            "forwarded": msg.forwarded,
         },
     )
     search.index_message(
@@ -237,6 +240,7 @@ def new_message_model(msg: NewMessage, *, now: int) -> Message:
         extracted_text=msg.extracted_text,
         extracted_html=msg.extracted_html,
         signature=msg.signature,
+        forwarded=_forwarded(msg.forwarded),
         created_at=to_datetime(now),
         updated_at=to_datetime(now),
         **_check_fields(msg.checks),
@@ -289,10 +293,15 @@ def full_messages(conn: Connection, rows: Sequence[Any], *, bodies: bool = True)
                 extracted_text=body.extracted_text if body else None,
                 extracted_html=body.extracted_html if body else None,
                 signature=body.signature if body else None,
+                forwarded=_forwarded(body.forwarded) if body else None,
                 **_check_fields(row.checks),
             )
         )
     return result
+
+
+def _forwarded(value: dict[str, Any] | None) -> ForwardedMessage | None:
+    return ForwardedMessage.model_validate(value) if value else None
 
 
 #: What a verdict that records only a failed check (an ``error``: the check raised or timed out) reads as.

@@ -197,6 +197,8 @@ message_bodies = Table(
     Column("extracted_text", Text),
     Column("extracted_html", Text),
     Column("signature", Text),
+    # The message a received message forwards, as reply extraction read it out (ForwardedMessage fields).
+    Column("forwarded", JSON),
 )
 
 drafts = Table(

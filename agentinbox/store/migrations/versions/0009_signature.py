@@ -1,4 +1,5 @@
-"""message signatures: the signature split off the end of a message's new content by reply extraction
+"""message signatures and forwards: the signature split off the end of a message's new content, and the
+message it forwards, both found by reply extraction
 
 Revision ID: 0009
 Revises: 0008
@@ -19,8 +20,10 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("message_bodies") as batch:
         batch.add_column(sa.Column("signature", sa.Text(), nullable=True))
+        batch.add_column(sa.Column("forwarded", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("message_bodies") as batch:
+        batch.drop_column("forwarded")
         batch.drop_column("signature")
