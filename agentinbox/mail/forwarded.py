@@ -6,7 +6,9 @@ Pure functions over lines, no I/O.
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .attribution import header_key
@@ -62,9 +64,16 @@ class ForwardedMessage:
     subject: str | None = None
 
 
-def find_forward_marker(lines: list[str], start: int = 0) -> int | None:
+def find_forward_marker(lines: Sequence[str], start: int = 0) -> int | None:
     """The index of the first forward marker ("---------- Forwarded message ---------", "Begin forwarded
     message:", localized) at or after ``start``, among unquoted lines."""
+    # The same lines are often searched twice in a row (before talon and after it, when it changed nothing):
+    # the second search is answered from the cache.
+    return _find_forward_marker(tuple(lines), start)
+
+
+@functools.lru_cache(maxsize=8)
+def _find_forward_marker(lines: tuple[str, ...], start: int) -> int | None:
     for index in range(start, len(lines)):
         if not index & 63:
             check()
