@@ -1,4 +1,5 @@
-"""The ``agentinbox`` command: ``agentinbox serve`` runs the engine's network services until stopped.
+"""The ``agentinbox`` command: ``agentinbox serve`` runs the engine's network services until stopped;
+``agentinbox mcp`` serves the agent tools to MCP clients over stdio or streamable HTTP.
 
 Options override the ``AGENTINBOX_*`` environment variables, which override the defaults; every setting
 without an option here (see ``agentinbox.Settings``) is still read from the environment.
@@ -7,6 +8,7 @@ without an option here (see ``agentinbox.Settings``) is still read from the envi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from typing import Annotated, Any
@@ -106,6 +108,105 @@ async def _serve(settings: Settings) -> None:
         sys.stdout.flush()
         await stop.wait()
         typer.echo("stopping: finishing what is in hand")
+
+
+def _http_address(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8000`` for IPv6) as (host, port); a BadParameter naming --http otherwise."""
+    host, sep, port = value.strip().rpartition(":")
+    if not sep or not host.strip("[]") or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise typer.BadParameter(
+            f"expected host:port such as 127.0.0.1:8000, got {value!r}", param_hint="--http"
+        )
+    return host.strip("[]"), int(port)
+
+
+@app.command()
+def mcp(
+    http: Annotated[
+        str | None,
+        _option(
+            "Serve streamable HTTP on host:port (e.g. 127.0.0.1:8000; the endpoint is /mcp) instead of "
+            "stdio. Bind a loopback address unless a proxy in front of it authenticates clients."
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None, _option("SQLAlchemy URL of the database (default ./agentinbox.db).")
+    ] = None,
+    default_domain: Annotated[str | None, _option("Domain of inboxes created without one.")] = None,
+    hostname: Annotated[str | None, _option("Host name this mail server is reached at (MX target).")] = None,
+    relay_url: Annotated[
+        str | None, _option("smtp://user:pass@host:port or smtps://… to send through; empty = direct to MX.")
+    ] = None,
+    dns_resolver: Annotated[
+        str | None, _option("host:port of the DNS server to ask (default: the system's).")
+    ] = None,
+) -> None:
+    """Serve the agent tools (list_inboxes, send_message, get_thread, ...) to an MCP client.
+
+    Without --http it speaks MCP over stdin/stdout, as MCP clients such as Claude Desktop expect.
+
+    Give the client the command `agentinbox mcp` (stdout carries only protocol messages; notes go to stderr).
+
+    With --http 127.0.0.1:8000 it serves streamable HTTP at http://127.0.0.1:8000/mcp until Ctrl-C.
+
+    Outbound mail is delivered and scheduled drafts are sent while it runs.
+    """
+    address = _http_address(http) if http is not None else None
+    given: dict[str, Any] = {
+        "database_url": database_url,
+        "default_domain": default_domain,
+        "hostname": hostname,
+        "relay_url": relay_url,
+        "dns_resolver": dns_resolver,
+    }
+    try:
+        settings = Settings(**{name: value for name, value in given.items() if value is not None})
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"error: bad settings: {problems}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        from .server import mcp as mcp_server
+    except ImportError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        asyncio.run(_mcp(settings, address, mcp_server))
+    except KeyboardInterrupt:
+        pass
+    except AgentInboxError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except OSError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+async def _mcp(settings: Settings, address: tuple[str, int] | None, mcp_server: Any) -> None:
+    async with AsyncAgentInbox(settings=settings) as client:
+        await client.start()
+        if address is None:
+            typer.echo("agentinbox MCP server on stdio", err=True)
+            await mcp_server.serve_stdio(client)
+        else:
+            host, port = address
+            shown = f"[{host}]" if ":" in host else host
+            typer.echo(f"MCP streamable HTTP on http://{shown}:{port}/mcp; Ctrl-C or SIGTERM stops", err=True)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, stop.set)
+            serving = asyncio.create_task(mcp_server.serve_http(client, host, port))
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if serving.done():
+                serving.result()  # it stopped by itself: its error, if any
+                return
+            typer.echo("stopping", err=True)
+            serving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+"""Network front ends of the engine, each built on the public client only (``pip install 'agentinbox[server]'``)."""
