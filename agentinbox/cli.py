@@ -212,3 +212,7 @@ async def _mcp(settings: Settings, address: tuple[str, int] | None, mcp_server: 
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

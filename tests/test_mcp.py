@@ -29,7 +29,9 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
-from agentinbox.tools import TOOLS
+from agentinbox import AsyncAgentInbox
+from agentinbox.server.mcp import call_tool
+from agentinbox.tools import TOOLS, AgentTool, ListItemsArgs, get_tool
 
 AGENTINBOX = str(Path(sys.executable).with_name("agentinbox"))
 
@@ -284,3 +286,21 @@ def test_cli_reports_a_port_in_use() -> None:
     assert done.returncode == 1
     assert f"cannot serve MCP on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_an_unexpected_failure_is_reported_without_its_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(client: AsyncAgentInbox, args: ListItemsArgs) -> str:
+        raise RuntimeError("disk on fire at /var/lib/secret")
+
+    tool = AgentTool("broken", "A tool whose every call fails with a bug.", ListItemsArgs, broken)
+    async with AsyncAgentInbox(database_url=f"sqlite+aiosqlite:///{tmp_path / 'x.db'}") as client:
+        result = await call_tool(client, tool, {})
+        listed = await call_tool(client, get_tool("list_inboxes"), None)
+    assert result.is_error
+    text = _text(result)
+    assert text == "Error (internal_error): broken failed unexpectedly; the server log has details"
+    assert "secret" not in text and "Traceback" not in text
+    assert "disk on fire" in caplog.text  # logged on the server's side
+    assert not listed.is_error

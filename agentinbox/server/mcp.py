@@ -30,7 +30,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 if TYPE_CHECKING:
     from ..client import AsyncAgentInbox
 
-__all__ = ["SERVER_NAME", "build_mcp_server", "serve_http", "serve_stdio"]
+__all__ = ["SERVER_NAME", "build_mcp_server", "call_tool", "serve_http", "serve_stdio"]
 
 SERVER_NAME = "agentinbox"
 INSTRUCTIONS = (
