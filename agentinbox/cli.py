@@ -168,7 +168,10 @@ def mcp(
     try:
         from .server import mcp as mcp_server
     except ImportError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(
+            f"error: the MCP server needs the 'server' extra (pip install 'agentinbox[server]'): {exc}",
+            err=True,
+        )
         raise typer.Exit(1) from None
     try:
         asyncio.run(_mcp(settings, address, mcp_server))
