@@ -74,12 +74,7 @@ def serve(
         "tls_key_file": tls_key_file,
         "inbound_processes": inbound_processes,
     }
-    try:
-        settings = Settings(**{name: value for name, value in given.items() if value is not None})
-    except pydantic.ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        typer.echo(f"error: bad settings: {problems}", err=True)
-        raise typer.Exit(2) from None
+    settings = _settings(given)
     try:
         asyncio.run(_serve(settings))
     except AgentInboxError as exc:
@@ -88,6 +83,16 @@ def serve(
     except OSError as exc:
         typer.echo(f"error: cannot listen: {exc}", err=True)
         raise typer.Exit(1) from None
+
+
+def _settings(given: dict[str, Any]) -> Settings:
+    """Settings from the options given (the environment fills the rest); bad values exit with status 2."""
+    try:
+        return Settings(**{name: value for name, value in given.items() if value is not None})
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        typer.echo(f"error: bad settings: {problems}", err=True)
+        raise typer.Exit(2) from None
 
 
 async def _serve(settings: Settings) -> None:
@@ -159,12 +164,7 @@ def mcp(
         "relay_url": relay_url,
         "dns_resolver": dns_resolver,
     }
-    try:
-        settings = Settings(**{name: value for name, value in given.items() if value is not None})
-    except pydantic.ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        typer.echo(f"error: bad settings: {problems}", err=True)
-        raise typer.Exit(2) from None
+    settings = _settings(given)
     try:
         from .server import mcp as mcp_server
     except ImportError as exc:
