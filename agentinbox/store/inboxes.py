@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
 
 from .._clock import to_datetime
 from .._types import OMIT, Omit
@@ -175,21 +175,18 @@ def hosts_domain(conn: Connection, domain: str) -> bool:
     registered = select(domains.c.domain_id).where(domains.c.domain_id == domain.lower().rstrip("."))
     if conn.execute(registered).first() is not None:
         return True
-    escaped = domain.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    query = select(inboxes.c.inbox_id).where(inboxes.c.inbox_id.like(f"%@{escaped}", escape="\\")).limit(1)
+    query = select(inboxes.c.inbox_id).where(_on_domain(domain)).limit(1)
     return conn.execute(query).first() is not None
 
 
 def inbox_ids_on_domain(conn: Connection, domain: str) -> list[str]:
     """The addresses of every inbox on ``domain``."""
-    query = select(inboxes.c.inbox_id).where(
-        inboxes.c.inbox_id.like(f"%@{_escape_like(domain)}", escape="\\")
-    )
-    return [row.inbox_id for row in conn.execute(query)]
+    return [row.inbox_id for row in conn.execute(select(inboxes.c.inbox_id).where(_on_domain(domain)))]
 
 
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _on_domain(domain: str) -> ColumnElement[bool]:
+    """Inboxes whose address is on ``domain`` (``%`` and ``_`` in it match themselves only)."""
+    return inboxes.c.inbox_id.endswith(f"@{domain.lower()}", autoescape=True)
 
 
 def inbox_pods(conn: Connection, addresses: Iterable[str]) -> dict[str, str]:
