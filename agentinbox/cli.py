@@ -19,6 +19,7 @@ import typer
 from .client import AsyncAgentInbox
 from .errors import AgentInboxError
 from .settings import Settings
+from .smtp.receiver import parse_listen
 
 __all__ = ["app", "main"]
 
@@ -34,6 +35,16 @@ def _option(help: str) -> Any:
     return typer.Option(help=help, show_default=False)
 
 
+# The options both commands take (the settings they name).
+DatabaseUrl = Annotated[str | None, _option("SQLAlchemy URL of the database (default ./agentinbox.db).")]
+DefaultDomain = Annotated[str | None, _option("Domain of inboxes created without one.")]
+Hostname = Annotated[str | None, _option("Host name this mail server is reached at (MX target).")]
+RelayUrl = Annotated[
+    str | None, _option("smtp://user:pass@host:port or smtps://… to send through; empty = direct to MX.")
+]
+DnsResolver = Annotated[str | None, _option("host:port of the DNS server to ask (default: the system's).")]
+
+
 @app.callback()
 def _root() -> None:
     """Email for AI agents: real inboxes served from one SQLite file or PostgreSQL."""
@@ -41,19 +52,13 @@ def _root() -> None:
 
 @app.command()
 def serve(
-    database_url: Annotated[
-        str | None, _option("SQLAlchemy URL of the database (default ./agentinbox.db).")
-    ] = None,
-    default_domain: Annotated[str | None, _option("Domain of inboxes created without one.")] = None,
-    hostname: Annotated[str | None, _option("Host name this mail server is reached at (MX target).")] = None,
+    database_url: DatabaseUrl = None,
+    default_domain: DefaultDomain = None,
+    hostname: Hostname = None,
     smtp_listen: Annotated[str | None, _option("host:port of the SMTP receiver, e.g. 0.0.0.0:25.")] = None,
     submission_listen: Annotated[str | None, _option("host:port of authenticated SMTP submission.")] = None,
-    relay_url: Annotated[
-        str | None, _option("smtp://user:pass@host:port or smtps://… to send through; empty = direct to MX.")
-    ] = None,
-    dns_resolver: Annotated[
-        str | None, _option("host:port of the DNS server to ask (default: the system's).")
-    ] = None,
+    relay_url: RelayUrl = None,
+    dns_resolver: DnsResolver = None,
     tls_cert_file: Annotated[str | None, _option("PEM certificate chain for STARTTLS.")] = None,
     tls_key_file: Annotated[str | None, _option("PEM private key for STARTTLS.")] = None,
     inbound_processes: Annotated[
@@ -116,13 +121,19 @@ async def _serve(settings: Settings) -> None:
 
 
 def _http_address(value: str) -> tuple[str, int]:
-    """``host:port`` (``[::1]:8000`` for IPv6) as (host, port); a BadParameter naming --http otherwise."""
-    host, sep, port = value.strip().rpartition(":")
-    if not sep or not host.strip("[]") or not port.isdigit() or not 0 < int(port) <= 65535:
+    """``host:port`` (``[::1]:8000`` for IPv6) as (host, port); a BadParameter naming --http otherwise.
+
+    Stricter than the ``*_listen`` settings: the host must be given, and port 0 is refused.
+    """
+    try:
+        host, port = parse_listen(value)
+    except ValueError:
+        host, port = "", 0
+    if port == 0 or not value.strip().rpartition(":")[0].strip("[]"):
         raise typer.BadParameter(
             f"expected host:port such as 127.0.0.1:8000, got {value!r}", param_hint="--http"
         )
-    return host.strip("[]"), int(port)
+    return host, port
 
 
 @app.command()
@@ -134,17 +145,11 @@ def mcp(
             "stdio. Bind a loopback address unless a proxy in front of it authenticates clients."
         ),
     ] = None,
-    database_url: Annotated[
-        str | None, _option("SQLAlchemy URL of the database (default ./agentinbox.db).")
-    ] = None,
-    default_domain: Annotated[str | None, _option("Domain of inboxes created without one.")] = None,
-    hostname: Annotated[str | None, _option("Host name this mail server is reached at (MX target).")] = None,
-    relay_url: Annotated[
-        str | None, _option("smtp://user:pass@host:port or smtps://… to send through; empty = direct to MX.")
-    ] = None,
-    dns_resolver: Annotated[
-        str | None, _option("host:port of the DNS server to ask (default: the system's).")
-    ] = None,
+    database_url: DatabaseUrl = None,
+    default_domain: DefaultDomain = None,
+    hostname: Hostname = None,
+    relay_url: RelayUrl = None,
+    dns_resolver: DnsResolver = None,
 ) -> None:
     """Serve the agent tools (list_inboxes, send_message, get_thread, ...) to an MCP client.
 
