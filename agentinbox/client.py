@@ -136,9 +136,7 @@ class AsyncAgentInbox:
         releases nothing: the engine belongs to this client."""
         key = check_key(api_key)
         ctx = await self._context()
-        access = await ctx.db.read(
-            authenticate, key, organization_key=self.settings.api_key, now=ctx.clock.now()
-        )
+        access = await self._authenticate(ctx.db, key)
         view = object.__new__(AsyncAgentInbox)
         view.settings = self.settings
         view._root = self._root
@@ -150,6 +148,10 @@ class AsyncAgentInbox:
         namespace = consumer_namespace(key, self.settings.api_key)  # None for the settings api_key
         view._namespaces(None if namespace is None else access.admits, namespace)
         return view
+
+    async def _authenticate(self, db: Database, key: str) -> Access:
+        """The access ``key`` gives (AuthenticationError when it is unknown, revoked or expired)."""
+        return await db.read(authenticate, key, organization_key=self.settings.api_key, now=self._clock.now())
 
     @property
     def identity(self) -> Identity:
@@ -177,12 +179,7 @@ class AsyncAgentInbox:
                     await db.migrate()
                     await db.write(pods.default_pod_id, self._clock.now())
                     if self._scope_key is not None:
-                        self._access = await db.read(
-                            authenticate,
-                            self._scope_key,
-                            organization_key=self.settings.api_key,
-                            now=self._clock.now(),
-                        )
+                        self._access = await self._authenticate(db, self._scope_key)
                     # Built before the engine counts as open: one that failed here must not store mail
                     # unchecked on the next call.
                     checks = build_checks(self.settings, own_domains_of(db, self.settings))
