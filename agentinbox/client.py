@@ -12,7 +12,7 @@ import inspect
 import threading
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import pydantic
 
@@ -27,6 +27,7 @@ from .pipeline import inbound
 from .pipeline.checks import build_checks, own_domains_of
 from .pipeline.context import Context
 from .pipeline.delivery_worker import DeliveryWorker
+from .pipeline.listening import listen_address
 from .pipeline.receiving import Receiving
 from .pipeline.scheduler import Scheduler
 from .pipeline.submission import Submission
@@ -45,6 +46,9 @@ from .store import pods
 from .store.database import Database
 from .store.inboxes import check_domain
 from .store.notify import Listener
+
+if TYPE_CHECKING:
+    from .server.http import HttpServer
 
 __all__ = ["AgentInbox", "AsyncAgentInbox"]
 
@@ -101,6 +105,7 @@ class AsyncAgentInbox:
         self._scheduler: Scheduler | None = None
         self._webhook_dispatcher: WebhookDispatcher | None = None
         self._listener: Listener | None = None
+        self._http: HttpServer | None = None
         self._bus = EventBus()
         self._bus.ensure_open = self._context
         self._consumers = Consumers(self._bus, self._clock)
@@ -255,6 +260,14 @@ class AsyncAgentInbox:
             submission = Submission(ctx)
             await submission.start()
             self._submission = submission
+        if self._http is None and self.settings.http_listen:
+            # The network face sits above the client and needs the ``server`` extra: imported on demand.
+            from .server.http import HttpServer
+
+            host, port = listen_address(self.settings.http_listen, setting="http_listen")
+            http = HttpServer(self, host, port, download_signing_key=self.settings.download_signing_key)
+            await http.start()
+            self._http = http
 
     async def serve_forever(self) -> None:
         """``start()``, then run until cancelled."""
@@ -272,6 +285,12 @@ class AsyncAgentInbox:
         """The (host, port) the SMTP submission server listens on after ``start()``, or None."""
         submission = self._root._submission
         return submission.address if submission is not None else None
+
+    @property
+    def http_address(self) -> tuple[str, int] | None:
+        """The (host, port) the HTTP API and WebSocket listen on after ``start()``, or None."""
+        http = self._root._http
+        return http.address if http is not None else None
 
     async def deliver(
         self,
@@ -346,6 +365,9 @@ class AsyncAgentInbox:
         if self._root is not self:
             return
         await self._consumers.close()  # first: a handler finishing its event may still use the client
+        http, self._http = self._http, None
+        if http is not None:
+            await http.stop()
         submission, self._submission = self._submission, None
         if submission is not None:
             await submission.stop()

@@ -18,6 +18,9 @@ class Settings(BaseSettings):
     smtp_listen: str = ""
     submission_listen: str = ""
     http_listen: str = ""
+    #: Secret that signs the HTTP API's download links; empty = a random one per process, so links made
+    #: by one server are honoured only by it. Set the same value on every server behind one address.
+    download_signing_key: str = ""
     relay_url: str = ""
     dns_resolver: str = ""
     #: The host name this engine's mail server is reached at: the MX target and the SPF host published for

@@ -1,0 +1,110 @@
+"""The AgentMail-compatible HTTP API (``/v0``) as an ASGI app over one engine, and the uvicorn server that
+runs it. Routes live one resource per module in ``routes/``; each is a thin call into the public client,
+made through the view of the caller's API key."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI
+
+from . import downloads
+from .auth import KeyViews
+from .errors import ErrorResponse, ValidationErrorResponse, install_error_handlers
+from .routes import ROUTERS
+
+try:
+    import uvicorn
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError("the HTTP API needs uvicorn: pip install 'agentinbox[server]'") from exc
+
+if TYPE_CHECKING:
+    from ..client import AsyncAgentInbox
+
+__all__ = ["HttpServer", "create_app"]
+
+#: Error bodies declared on every route of the OpenAPI schema.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ValidationErrorResponse, "description": "Invalid request."},
+    401: {"model": ErrorResponse, "description": "Missing or unknown API key."},
+    403: {"model": ErrorResponse, "description": "Outside the key's scope, or refused by policy."},
+    404: {"model": ErrorResponse, "description": "No such resource."},
+    409: {"model": ErrorResponse, "description": "Conflicts with an earlier request."},
+    422: {"model": ErrorResponse, "description": "Well-formed but cannot be carried out."},
+    429: {"model": ErrorResponse, "description": "Over a send limit; see Retry-After."},
+}
+
+
+def create_app(client: AsyncAgentInbox, *, download_signing_key: str = "") -> FastAPI:
+    """The ``/v0`` API over ``client`` (an engine opened with organization access)."""
+    app = FastAPI(
+        title="agentinbox",
+        version="0",
+        summary="Email inboxes for AI agents, AgentMail-compatible.",
+        openapi_url="/v0/openapi.json",
+        docs_url="/v0/docs",
+        redoc_url=None,
+        responses=ERROR_RESPONSES,
+    )
+    app.state.client = client
+    app.state.keys = KeyViews(client)
+    app.state.downloads = downloads.DownloadSigner(download_signing_key)
+    install_error_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.include_router(downloads.router)
+    return app
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its signal handlers: whoever runs it decides when it stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class HttpServer:
+    """The API served by uvicorn on ``host:port`` in the running loop (``start``/``stop``)."""
+
+    def __init__(self, client: AsyncAgentInbox, host: str, port: int, **app_options: Any) -> None:
+        self.app = create_app(client, **app_options)
+        config = uvicorn.Config(
+            self.app, host=host, port=port, log_level="warning", lifespan="off", ws_ping_interval=20
+        )
+        self._server = _Server(config)
+        self._task: asyncio.Task[None] | None = None
+        self._where = f"{host}:{port}"
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The bound (host, port), port 0 resolved."""
+        socket = self._server.servers[0].sockets[0]
+        host, port = socket.getsockname()[:2]
+        return host, port
+
+    async def start(self) -> None:
+        """Listen; an address that cannot be bound is an OSError."""
+        self._task = asyncio.create_task(self._serve())
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.005)
+
+    async def _serve(self) -> None:
+        try:
+            await self._server.serve()
+        except SystemExit:  # uvicorn exits the process when it cannot bind; make that an ordinary error
+            raise OSError(f"cannot serve HTTP on {self._where} (see the message above)") from None
+
+    async def stop(self) -> None:
+        """Stop accepting, finish the requests in hand, close WebSockets."""
+        if self._task is None:
+            return
+        self._server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None

@@ -1,0 +1,11 @@
+"""The routers of the ``/v0`` API, one module per resource."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from . import inboxes, messages
+
+__all__ = ["ROUTERS"]
+
+ROUTERS: list[APIRouter] = [inboxes.router, messages.router]
