@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from . import inboxes, messages
+from . import drafts, inboxes, messages, pods, threads
 
 __all__ = ["ROUTERS"]
 
-ROUTERS: list[APIRouter] = [inboxes.router, messages.router]
+ROUTERS: list[APIRouter] = [inboxes.router, messages.router, threads.router, drafts.router, pods.router]
