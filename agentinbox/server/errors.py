@@ -42,6 +42,10 @@ STATUS: list[tuple[type[AgentInboxError], int]] = [
     (WaitTimeoutError, 504),
 ]
 
+#: Conflicts that stay so however often the request is repeated (a pod that still has inboxes): 403, because
+#: the SDKs retry a 409 twice, with seconds of sleep, before the caller hears of it.
+_FINAL_CONFLICTS = frozenset({"cannot_delete", "resource_deleting"})
+
 #: ``name`` and ``code`` of plain HTTP failures that are not the library's (unknown path, wrong method).
 _HTTP_NAMES = {
     400: ("ValidationError", "validation_error"),
@@ -79,6 +83,8 @@ def error_response(
 def _library_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AgentInboxError)
     status = next((code for kind, code in STATUS if isinstance(exc, kind)), 500)
+    if exc.code in _FINAL_CONFLICTS:
+        status = 403
     if status == 500:
         logger.error("%s %s failed: %r", request.method, request.url.path, exc)
     response = error_response(status, exc.name, exc.message, exc.code, errors=exc.errors or None)

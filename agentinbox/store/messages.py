@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, exists, func, insert, select, update
 
 from .._clock import to_datetime
 from ..errors import ForbiddenError, NotFoundError, ValidationError
@@ -274,7 +275,10 @@ def message_fields(row: Any) -> dict[str, Any]:
 def full_messages(conn: Connection, rows: Sequence[Any], *, bodies: bool = True) -> list[Message]:
     """Message models for message rows, with bodies read in one query when ``bodies`` is true."""
     texts: dict[int, Any] = {}
-    if bodies and rows:
+    if bodies and len(rows) == 1:
+        body = conn.execute(_BODY_QUERY, {"message_pk": rows[0].id}).first()
+        texts = {} if body is None else {body.message_pk: body}
+    elif bodies and rows:
         texts = {
             body.message_pk: body
             for body in conn.execute(
@@ -339,10 +343,25 @@ def _withheld(row: Any, what: str) -> None:
         )
 
 
+@functools.cache
+def _row_query(by_inbox: bool, by_pod: bool) -> Select[Any]:
+    """The statement reading one message row in a scope, built once per scope shape: a message read is
+    the API's most frequent request, and building the statement cost as much as running it."""
+    query = select(messages).where(messages.c.message_id == bindparam("message_id"))
+    if by_inbox:
+        query = query.where(messages.c.inbox_id == bindparam("inbox_id"))
+    if by_pod:
+        query = query.where(messages.c.pod_id == bindparam("pod_id"))
+    return query
+
+
+_BODY_QUERY = select(message_bodies).where(message_bodies.c.message_pk == bindparam("message_pk"))
+
+
 def _row(conn: Connection, scope: Scope, message_id: str) -> Any:
-    row = conn.execute(
-        select(messages).where(scope.where(messages), messages.c.message_id == message_id.strip())
-    ).first()
+    query = _row_query(scope.inbox_id is not None, scope.pod_id is not None)
+    values = {"message_id": message_id.strip(), "inbox_id": scope.inbox_id, "pod_id": scope.pod_id}
+    row = conn.execute(query, values).first()
     if row is None:
         where = f" in inbox {scope.inbox_id}" if scope.inbox_id else ""
         raise NotFoundError(f"message {message_id!r} does not exist{where}")
