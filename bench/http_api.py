@@ -92,8 +92,8 @@ async def serve_floor(port: int) -> None:
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:  # uvicorn offers no event to wait on
-        await asyncio.sleep(0.01)  # noqa: ASYNC110
+    while not server.started:  # noqa: ASYNC110  # uvicorn offers no event to wait on
+        await asyncio.sleep(0.01)
     print("ready", flush=True)
     await task
 
@@ -138,7 +138,9 @@ def _unit(value: str) -> float:
 
 def run_wrk(url: str, *, method: str, body: str, seconds: float, connections: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_LUA.format(method=json.dumps(method), body=json.dumps(body) if body else "nil", key=API_KEY))
+        script.write(
+            _LUA.format(method=json.dumps(method), body=json.dumps(body) if body else "nil", key=API_KEY)
+        )
     try:
         done = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
@@ -159,7 +161,9 @@ def run_wrk(url: str, *, method: str, body: str, seconds: float, connections: in
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=16)
@@ -191,7 +195,12 @@ def main() -> None:
         ("floor: constant endpoint", "GET", f"http://127.0.0.1:{floor_port}/v0/constant", ""),
         ("GET message", "GET", f"{base}/inboxes/{inbox}/messages/{quote(ids['message'], safe='@<>')}", ""),
         ("list threads (limit 10)", "GET", f"{base}/inboxes/{inbox}/threads?limit=10", ""),
-        ("send (local recipient)", "POST", f"{base}/inboxes/{quote(ids['sender'], safe='@')}/messages/send", send_body),
+        (
+            "send (local recipient)",
+            "POST",
+            f"{base}/inboxes/{quote(ids['sender'], safe='@')}/messages/send",
+            send_body,
+        ),
     ]
     results: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in cases}
     try:
