@@ -85,6 +85,8 @@ def _library_error(request: Request, exc: Exception) -> Response:
     status = next((code for kind, code in STATUS if isinstance(exc, kind)), 500)
     if exc.code in _FINAL_CONFLICTS:
         status = 403
+    elif exc.code == "service_unavailable":  # the database or a DNS server is down: try again later
+        status = 503
     if status == 500:
         logger.error("%s %s failed: %r", request.method, request.url.path, exc)
     response = error_response(status, exc.name, exc.message, exc.code, errors=exc.errors or None)
