@@ -31,6 +31,8 @@ def test_help_lists_the_serve_options() -> None:
         "--relay-url",
         "--database-url",
         "--inbound-processes",
+        "--http-listen",
+        "--api-key",
     ):
         assert option in done.stdout
 
