@@ -10,11 +10,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from . import downloads
 from .auth import KeyViews
 from .errors import ErrorResponse, ValidationErrorResponse, install_error_handlers
 from .routes import ROUTERS
+from .routing import RouteIndex
 
 try:
     import uvicorn
@@ -53,9 +55,17 @@ def create_app(client: AsyncAgentInbox, *, download_signing_key: str = "") -> Fa
     app.state.keys = KeyViews(client)
     app.state.downloads = downloads.DownloadSigner(download_signing_key)
     install_error_handlers(app)
-    for router in ROUTERS:
-        app.include_router(router)
-    app.include_router(downloads.router)
+    routes = [route for router in [*ROUTERS, downloads.router] for route in router.routes]
+    app.router.routes.append(RouteIndex(routes))
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=routes
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # the schema of the indexed routes
     return app
 
 
