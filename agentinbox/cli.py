@@ -17,13 +17,14 @@ import mailbox
 import mimetypes
 import signal
 import sys
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import getaddresses
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar, get_args
 
+import click
 import pydantic
 import typer
 from rich.console import Console
@@ -298,6 +299,12 @@ def _run(settings: Settings, work: Callable[[AsyncAgentInbox], Coroutine[Any, An
         _fail(exc.message)
     except OSError as exc:
         _fail(str(exc))
+    except (typer.Exit, typer.Abort, click.ClickException):
+        raise
+    except Exception as exc:
+        # An error the library did not map (a fault of its own): one line for the person, not a traceback.
+        first_line = next(iter(str(exc).splitlines()), "")
+        _fail(f"unexpected {type(exc).__name__}: {first_line}")
 
 
 def _json(model: pydantic.BaseModel) -> None:
@@ -777,6 +784,8 @@ def send(
     Recipients that are inboxes of this engine get it at once. Mail to other addresses is queued, and
     goes out while `agentinbox serve` runs (through --relay-url, or straight to the recipients' MX hosts).
     """
+    if text is not None and text_file is not None:
+        raise typer.BadParameter("give --text or --text-file, not both", param_hint="--text")
     if text is None and text_file is not None:
         text = text_file.read_text(encoding="utf-8", errors="replace")
     elif text is None and not sys.stdin.isatty():
@@ -832,7 +841,7 @@ class _Source:
 
     kind: str
     count: int
-    messages: Iterator[tuple[str, bytes]]
+    messages: Generator[tuple[str, bytes], None, None]
 
 
 def _open_source(path: Path) -> _Source:
@@ -841,6 +850,7 @@ def _open_source(path: Path) -> _Source:
         if (path / "cur").is_dir() and (path / "new").is_dir():
             maildir = mailbox.Maildir(path, factory=None, create=False)
             keys = sorted(maildir.keys())
+            # get_bytes returns each file's bytes as stored (no re-serialising).
             return _Source("Maildir", len(keys), ((key, maildir.get_bytes(key)) for key in keys))
         files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".eml")
         if not files:
@@ -857,7 +867,7 @@ def _open_source(path: Path) -> _Source:
         box = mailbox.mbox(path, factory=None, create=False)
         keys = list(box.keys())  # scans for the From_ lines once; keeps offsets, not messages
 
-        def read() -> Iterator[tuple[str, bytes]]:
+        def read() -> Generator[tuple[str, bytes], None, None]:
             try:
                 for position, key in enumerate(keys, start=1):
                     # get_bytes returns the message as stored, without its From_ line (no re-serialising).
@@ -866,7 +876,7 @@ def _open_source(path: Path) -> _Source:
                 box.close()
 
         return _Source("mbox", len(keys), read())
-    return _Source("message", 1, iter([(path.name, path.read_bytes())]))
+    return _Source("message", 1, ((path.name, path.read_bytes()) for _ in (1,)))
 
 
 @dataclass
@@ -915,16 +925,19 @@ async def _import(
             progress.advance(task)
 
     messages = itertools.islice(source.messages, total)
-    while True:
-        await slots.acquire()  # before reading the next message: at most this many are held in memory
-        item = next(messages, None)
-        if item is None:
-            slots.release()
-            break
-        job = asyncio.create_task(one(*item))
-        running.add(job)
-        job.add_done_callback(running.discard)
-    await asyncio.gather(*running)
+    try:
+        while True:
+            await slots.acquire()  # before reading the next message: at most this many are held in memory
+            item = next(messages, None)
+            if item is None:
+                slots.release()
+                break
+            job = asyncio.create_task(one(*item))
+            running.add(job)
+            job.add_done_callback(running.discard)
+        await asyncio.gather(*running)
+    finally:
+        source.messages.close()  # closes the mbox file when --limit stopped before its end
     return tally
 
 
@@ -1014,6 +1027,7 @@ async def _tail(
     pod_ids: list[str],
     as_json: bool,
 ) -> None:
+    """Print each matching event until SIGINT or SIGTERM (then return, for exit status 0)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -1027,7 +1041,7 @@ async def _tail(
             typer.echo(event.model_dump_json() if as_json else _event_line(event))
 
     following = asyncio.create_task(follow())
-    await asyncio.sleep(0)  # the subscription opens the engine before anything is said to be followed
+    # The subscription is registered (and the engine open) by now: what commits from here on is shown.
     typer.echo("following events; Ctrl-C or SIGTERM stops", err=True)
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({following, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -1046,7 +1060,8 @@ def tail(
     event_type: Annotated[
         list[str] | None,
         typer.Option(
-            help="Only events of this type (repeat for more), e.g. message.received.", show_default=False
+            help=f"Only events of this type (repeat for more): {', '.join(_modelled_event_types())}.",
+            show_default=False,
         ),
     ] = None,
     inbox_id: Annotated[
