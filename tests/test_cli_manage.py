@@ -14,6 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import httpx
 import pytest
 from dnsserver import LoopbackDNS
 from test_cli import AGENTINBOX
@@ -427,6 +428,41 @@ def test_tail_prints_one_line_per_event(sqlite_url: str) -> None:
         assert "message.received" in line and "team@agents.test" in line and "'Ping'" in line
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_a_key_from_keys_create_opens_the_http_api_of_serve(sqlite_url: str) -> None:
+    with AgentInbox(database_url=sqlite_url) as client:
+        client.inboxes.create(username="desk", domain="agents.test")
+        client.inboxes.create(username="other", domain="agents.test")
+    db = ["--database-url", sqlite_url]
+    key = json.loads(_ok(_run("keys", "create", "--inbox-id", "desk@agents.test", "--json", *db)))
+    process = subprocess.Popen(
+        [AGENTINBOX, "serve", "--http-listen", "127.0.0.1:0", "--api-key", "org-key-for-the-cli-test", *db],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        lines = []
+        while not lines or ("ready" not in lines[-1] and lines[-1]):
+            lines.append(process.stdout.readline())
+        base = next(line.split(" on ", 1)[1].strip() for line in lines if line.startswith("HTTP API on "))
+        assert base.startswith("http://127.0.0.1:") and base.endswith("/v0")
+        scoped = httpx.get(f"{base}/inboxes", headers={"Authorization": f"Bearer {key['api_key']}"})
+        assert scoped.status_code == 200
+        assert [i["inbox_id"] for i in scoped.json()["inboxes"]] == ["desk@agents.test"]
+        organization = httpx.get(
+            f"{base}/inboxes", headers={"Authorization": "Bearer org-key-for-the-cli-test"}
+        )
+        assert organization.status_code == 200 and organization.json()["count"] == 2
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert "Traceback" not in process.stderr.read()
     finally:
         if process.poll() is None:
             process.kill()
