@@ -69,6 +69,10 @@ def create_app(client: AsyncAgentInbox, *, download_signing_key: str = "") -> Fa
     return app
 
 
+#: Seconds ``stop`` lets open connections finish before it drops the ones still sending.
+STOP_GRACE = 3.0
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server without its signal handlers: whoever runs it decides when it stops."""
 
@@ -116,5 +120,11 @@ class HttpServer:
             return
         self._server.should_exit = True
         with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE)
+            except TimeoutError:
+                # A client that does not read keeps its unsent bytes, and uvicorn waits for them for ever.
+                for connection in list(self._server.server_state.connections):
+                    connection.transport.abort()
+                await self._task
         self._task = None
