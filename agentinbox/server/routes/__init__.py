@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from .. import websocket
 from . import api_keys, domains, drafts, inboxes, lists, messages, pods, threads, webhooks
 
 __all__ = ["ROUTERS"]
@@ -18,4 +19,5 @@ ROUTERS: list[APIRouter] = [
     domains.router,
     webhooks.router,
     api_keys.router,
+    websocket.router,
 ]
