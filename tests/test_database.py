@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import PG_URL
+from sqlalchemy.engine import make_url
 
 from agentinbox import AgentInboxError, AsyncAgentInbox, ValidationError
 
@@ -50,3 +52,14 @@ def test_unknown_settings_are_refused() -> None:
     assert "databse_url" in caught.value.message
     with pytest.raises(ValidationError):
         AsyncAgentInbox(default_domain="not a domain")
+
+
+@pytest.mark.skipif(not PG_URL, reason="AGENTINBOX_TEST_DATABASE_URL is not set")
+async def test_a_missing_postgresql_database_is_a_typed_error() -> None:
+    url = make_url(PG_URL).set(database="agentinbox_no_such_database")
+    client = AsyncAgentInbox(database_url=url.render_as_string(hide_password=False))
+    with pytest.raises(AgentInboxError) as refused:
+        await client.inboxes.list()
+    assert refused.value.code == "service_unavailable"
+    assert "agentinbox_no_such_database" in refused.value.message
+    await client.close()

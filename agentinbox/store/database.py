@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, pool, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.sql.dml import Insert, Update
 
 from ..errors import AgentInboxError, ConflictError, ValidationError
@@ -123,8 +123,15 @@ class Database:
             )
 
     async def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision (a no-op when it already is)."""
-        await self.write(migrate.upgrade)
+        """Bring the schema to the newest Alembic revision (a no-op when it already is).
+
+        This is the first use of the database, so a database that cannot be reached at all (asyncpg
+        reports a missing database as an unclassified DBAPIError) is said here, as unavailable.
+        """
+        try:
+            await self.write(migrate.upgrade)
+        except DBAPIError as exc:
+            raise _unavailable(exc) from exc
 
     async def write(self, fn: StoreFunction[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``fn(connection, ...)`` in a read-write transaction; returns once that is committed.
