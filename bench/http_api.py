@@ -1,6 +1,7 @@
 """HTTP API throughput: requests/s and p50/p99 latency of GET message, list threads and send (to a local
 inbox) on one uvicorn worker, side by side with a FastAPI endpoint that returns a constant (the framework's
-own floor), measured by ``wrk`` on loopback.
+own floor), measured by ``wrk`` on loopback. ``GET auth/me`` answers from the caller's key alone (no
+database query), so it shows what routing, authentication and JSON cost in the full app.
 
 Each server is its own process (uvicorn, one worker, the same loop and HTTP implementation), so the load
 generator and the server under test get one core each. The engine runs on SQLite in a temporary folder (or
@@ -143,7 +144,7 @@ def run_wrk(url: str, *, method: str, body: str, seconds: float, connections: in
         )
     try:
         done = subprocess.run(
-            ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script.name, url],
+            ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", script.name, url],
             capture_output=True,
             text=True,
             check=True,
@@ -193,6 +194,7 @@ def main() -> None:
     send_body = json.dumps({"to": [ids["inbox"]], "subject": "Bench", "text": "A short message.\n"})
     cases = [
         ("floor: constant endpoint", "GET", f"http://127.0.0.1:{floor_port}/v0/constant", ""),
+        ("GET auth/me (no query)", "GET", f"{base}/auth/me", ""),
         ("GET message", "GET", f"{base}/inboxes/{inbox}/messages/{quote(ids['message'], safe='@<>')}", ""),
         ("list threads (limit 10)", "GET", f"{base}/inboxes/{inbox}/threads?limit=10", ""),
         (

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
 from . import downloads
 from .auth import KeyViews
@@ -56,6 +57,9 @@ def create_app(client: AsyncAgentInbox, *, download_signing_key: str = "") -> Fa
     app.state.downloads = downloads.DownloadSigner(download_signing_key)
     install_error_handlers(app)
     routes = [route for router in [*ROUTERS, downloads.router] for route in router.routes]
+    for route in routes:
+        if isinstance(route, APIRoute):  # what include_router would add: the error bodies every route has
+            route.responses = {**ERROR_RESPONSES, **route.responses}
     app.router.routes.append(RouteIndex(routes))
 
     def openapi() -> dict[str, Any]:
