@@ -156,7 +156,9 @@ class AsyncAgentInbox:
 
     async def _authenticate(self, db: Database, key: str) -> Access:
         """The access ``key`` gives (AuthenticationError when it is unknown, revoked or expired)."""
-        return await db.read(authenticate, key, organization_key=self.settings.api_key, now=self._clock.now())
+        return await db.read_now(
+            authenticate, key, organization_key=self.settings.api_key, now=self._clock.now()
+        )
 
     @property
     def identity(self) -> Identity:

@@ -69,6 +69,11 @@ class Resource:
         ctx = await self._ctx()
         return await ctx.db.read(fn, *args, **kwargs)
 
+    async def _read_now(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """``_read`` for a lookup of one row by its key (``Database.read_now``)."""
+        ctx = await self._ctx()
+        return await ctx.db.read_now(fn, *args, **kwargs)
+
     async def _write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         ctx = await self._ctx()
         return await ctx.db.write(fn, *args, **kwargs)

@@ -147,7 +147,7 @@ class _InboxOperations(Resource):
     async def _get(self, pod_id: str | None, inbox_id: str) -> Inbox:
         inbox_id = check_id(inbox_id, "inbox_id")
         scope = await self._within(Scope(inbox_id=inbox_id, pod_id=pod_id), "inbox_read")
-        return await self._read(inboxes.get_inbox, inbox_id, pod_id=scope.pod_id)
+        return await self._read_now(inboxes.get_inbox, inbox_id, pod_id=scope.pod_id)
 
     async def _delete(self, pod_id: str | None, inbox_id: str) -> None:
         inbox_id = check_id(inbox_id, "inbox_id")

@@ -257,7 +257,7 @@ class Messages(Resource):
     async def get(self, *, inbox_id: str, message_id: str) -> Message:
         """One message with its bodies (``text``, ``html``) and the new content (``extracted_text``)."""
         scope = await self._within(Scope(inbox_id=check_id(inbox_id, "inbox_id")), "message_read")
-        return await self._read(messages.get_message, scope, check_id(message_id, "message_id"))
+        return await self._read_now(messages.get_message, scope, check_id(message_id, "message_id"))
 
     async def update(
         self,
