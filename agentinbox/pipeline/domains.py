@@ -1,7 +1,10 @@
 """Custom domains: registering one with its DKIM key, keeping its DNS records in step with its flags and
 keys, and verifying those records through DNS.
 
-The resource (``client.domains``) checks the arguments and calls these flows; the records themselves and how
+The resources (``client.domains``, ``client.pods.domains``) check the arguments and call these flows, with
+the pod a pod-scoped call names: a pod's domain is one it owns (``pod_id`` set), reached through that pod or
+through the organization, and a domain not owned by the named pod reads as unknown. Domain names are unique
+across the engine whichever pod owns them; the records themselves and how
 DNS answers are judged belong to ``security.dns_records``, the keys to ``security.dkim``. A domain's status
 changes only here, and entering ``VERIFIED`` writes the ``domain.verified`` event in the same transaction.
 """
@@ -26,12 +29,13 @@ from ..security.dns_records import (
     zone_file,
 )
 from ..smtp.mx import make_resolver
-from ..store import domains, events
+from ..store import domains, events, pods
 from .context import Context
 
 __all__ = [
     "create_domain",
     "delete_dkim_key",
+    "delete_domain",
     "domain_zone_file",
     "rotate_dkim_key",
     "update_domain",
@@ -49,6 +53,14 @@ def _mail_host(ctx: Context) -> str:
     if len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels) or labels[-1].isdigit():
         raise ValidationError(f"setting hostname {host!r} is not a valid host name", path=["hostname"])
     return host
+
+
+def _find(conn: Connection, name: str, pod_id: str | None) -> Domain:
+    """The domain ``name``; with ``pod_id``, after checking the pod exists, and only when it owns the domain
+    (NotFoundError otherwise)."""
+    if pod_id is not None:
+        pods.require_pod(conn, pod_id)
+    return domains.get_domain(conn, name, pod_id=pod_id)
 
 
 def _records_for(
@@ -107,14 +119,19 @@ def _save(
     return saved
 
 
-async def create_domain(ctx: Context, *, name: str, flags: dict[str, bool], client_id: str | None) -> Domain:
-    """Register ``name`` with a new DKIM key and the records to publish, or return the domain the same
-    ``client_id`` created before; a domain already registered is an UnprocessableError."""
+async def create_domain(
+    ctx: Context, *, name: str, flags: dict[str, bool], client_id: str | None, pod_id: str | None = None
+) -> Domain:
+    """Register ``name`` with a new DKIM key and the records to publish (owned by pod ``pod_id`` when given),
+    or return the domain the same ``client_id`` created before; a domain already registered, by any pod or
+    the organization, is an UnprocessableError."""
     mail_host = _mail_host(ctx)
 
     def earlier(conn: Connection) -> Domain | None:
-        # Answer repeats and duplicates before spending time on a key.
-        found = domains.domain_by_client_id(conn, client_id) if client_id is not None else None
+        # Answer unknown pods, repeats and duplicates before spending time on a key.
+        if pod_id is not None:
+            pods.require_pod(conn, pod_id)
+        found = domains.domain_by_client_id(conn, client_id, pod_id=pod_id) if client_id is not None else None
         if found is None:
             domains.require_new_domain(conn, name)
         return found
@@ -131,43 +148,62 @@ async def create_domain(ctx: Context, *, name: str, flags: dict[str, bool], clie
         inbound_enabled=flags["inbound_enabled"],
         subdomains_enabled=flags["subdomains_enabled"],
     )
-    return await ctx.db.write(
-        domains.create_domain,
-        domain_id=name,
-        pod_id=None,
-        client_id=client_id,
-        selector=selector,
-        private_key_pem=key.private_key_pem,
-        public_key_pem=key.public_key_pem,
-        records=records,
-        now=now,
-        **flags,
-    )
-
-
-async def domain_zone_file(ctx: Context, *, name: str) -> bytes:
-    """The records the domain needs as a BIND zone file."""
-    domain = await ctx.db.read(domains.get_domain, name)
-    return zone_file(domain.domain_id, domain.records)
-
-
-async def update_domain(ctx: Context, *, name: str, flags: dict[str, bool]) -> Domain:
-    """Change the given flags; the records follow ``inbound_enabled`` and ``subdomains_enabled``."""
 
     def run(conn: Connection) -> Domain:
-        return _restate(conn, ctx, domains.get_domain(conn, name), **flags)
+        if pod_id is not None:
+            pods.require_pod(conn, pod_id)  # the pod may have been deleted while the key was made
+        return domains.create_domain(
+            conn,
+            domain_id=name,
+            pod_id=pod_id,
+            client_id=client_id,
+            selector=selector,
+            private_key_pem=key.private_key_pem,
+            public_key_pem=key.public_key_pem,
+            records=records,
+            now=now,
+            **flags,
+        )
 
     return await ctx.db.write(run)
 
 
-async def verify_domain(ctx: Context, *, name: str) -> Domain:
+async def domain_zone_file(ctx: Context, *, name: str, pod_id: str | None = None) -> bytes:
+    """The records the domain needs as a BIND zone file."""
+    domain = await ctx.db.read(_find, name, pod_id)
+    return zone_file(domain.domain_id, domain.records)
+
+
+async def update_domain(
+    ctx: Context, *, name: str, flags: dict[str, bool], pod_id: str | None = None
+) -> Domain:
+    """Change the given flags; the records follow ``inbound_enabled`` and ``subdomains_enabled``."""
+
+    def run(conn: Connection) -> Domain:
+        return _restate(conn, ctx, _find(conn, name, pod_id), **flags)
+
+    return await ctx.db.write(run)
+
+
+async def delete_domain(ctx: Context, *, name: str, pod_id: str | None = None) -> None:
+    """Forget the domain and its keys; its inboxes stay, and their mail is no longer signed."""
+
+    def run(conn: Connection) -> None:
+        if pod_id is not None:
+            pods.require_pod(conn, pod_id)
+        domains.delete_domain(conn, name, pod_id=pod_id)
+
+    await ctx.db.write(run)
+
+
+async def verify_domain(ctx: Context, *, name: str, pod_id: str | None = None) -> Domain:
     """Check each record through DNS (the ``dns_resolver`` setting, else the system's resolver) and store
     the statuses found; when DNS cannot be asked at all they stay as they were and an AgentInboxError with
     code ``service_unavailable`` is raised."""
     mail_host = _mail_host(ctx)
 
     def expected(conn: Connection) -> list[VerificationRecord]:
-        return _current_records(ctx, conn, domains.get_domain(conn, name))
+        return _current_records(ctx, conn, _find(conn, name, pod_id))
 
     records = await ctx.db.read(expected)
     try:
@@ -182,7 +218,7 @@ async def verify_domain(ctx: Context, *, name: str) -> Domain:
         raise AgentInboxError(f"could not verify {name}: {exc}", code="service_unavailable") from exc
 
     def save(conn: Connection) -> Domain:
-        current = domains.get_domain(conn, name)
+        current = _find(conn, name, pod_id)
         # Records that changed while DNS was asked (a rotation, an update) keep no status from this check.
         fresh = _current_records(ctx, conn, current)
         return _save(conn, ctx, current, merge_statuses(fresh, checked), checked=True)
@@ -190,13 +226,13 @@ async def verify_domain(ctx: Context, *, name: str) -> Domain:
     return await ctx.db.write(save)
 
 
-async def rotate_dkim_key(ctx: Context, *, name: str) -> Domain:
+async def rotate_dkim_key(ctx: Context, *, name: str, pod_id: str | None = None) -> Domain:
     """Give the domain a new DKIM key under a new selector, keeping the previous ones and their records."""
-    await ctx.db.read(domains.get_domain, name)
+    await ctx.db.read(_find, name, pod_id)
     key = await asyncio.to_thread(dkim.generate_key)
 
     def run(conn: Connection) -> Domain:
-        current = domains.get_domain(conn, name)
+        current = _find(conn, name, pod_id)
         now = ctx.clock.now()
         domains.add_key(
             conn,
@@ -211,11 +247,11 @@ async def rotate_dkim_key(ctx: Context, *, name: str) -> Domain:
     return await ctx.db.write(run)
 
 
-async def delete_dkim_key(ctx: Context, *, name: str, selector: str) -> Domain:
+async def delete_dkim_key(ctx: Context, *, name: str, selector: str, pod_id: str | None = None) -> Domain:
     """Remove a retired DKIM key and its record (the active key cannot be removed)."""
 
     def run(conn: Connection) -> Domain:
-        current = domains.get_domain(conn, name)
+        current = _find(conn, name, pod_id)
         domains.delete_key(conn, name, selector)
         return _restate(conn, ctx, current)
 

@@ -1,5 +1,9 @@
-"""``client.domains``: custom domains, each with a DKIM key that signs its outbound mail and the DNS records
-it needs (reference §8).
+"""``client.domains`` and ``client.pods.domains``: custom domains, each with a DKIM key that signs its
+outbound mail and the DNS records it needs (reference §8).
+
+A domain created through a pod belongs to that pod: the pod's namespace (and a pod's API key) sees and
+manages only the pod's domains, while the organization's ``client.domains`` sees every domain. A domain name
+exists once in the engine, whichever pod owns it.
 
 Inboxes may be created on any valid domain name, registered here or not, verified or not, exactly as before
 this namespace existed: a self-hosted engine serves whatever domain its operator points at it, and the
@@ -18,9 +22,10 @@ from ..pipeline import domains as domain_flow
 from ..store import domains
 from ..store.inboxes import check_domain
 from ..store.pagination import clamp_limit
-from ._base import Resource, check_bool, check_client_id, no_control_characters
+from ..store.scopes import Scope
+from ._base import Resource, check_bool, check_client_id, check_id, in_pod, no_control_characters
 
-__all__ = ["Domains"]
+__all__ = ["Domains", "PodDomains"]
 
 _FLAGS = ("feedback_enabled", "inbound_enabled", "subdomains_enabled", "tracking_enabled")
 _DEFAULTS = {
@@ -54,11 +59,101 @@ def _selector(value: object) -> str:
     return no_control_characters(value, "selector").strip().lower()
 
 
-class Domains(Resource):
-    """Custom domains of the organization (managed with an organization key: a domain serves every pod)."""
+class _DomainOperations(Resource):
+    """The domain operations, for the organization (``pod_id`` None: every domain) or for one pod (only the
+    domains it owns; a pod's key may manage its own pod's, an inbox key none)."""
 
-    async def _organization(self, permission: str) -> None:
-        (await self._access(permission)).organization_only("managing domains")
+    async def _owner(self, pod_id: str | None, permission: str) -> None:
+        """Check the key may act at this level: the organization's domains need an organization key; a pod's,
+        that pod's key or the organization's (another pod is NotFoundError, an inbox key ForbiddenError)."""
+        access = await self._access(permission)
+        if pod_id is None:
+            access.organization_only("managing the organization's domains")
+        else:
+            access.exactly(Scope(pod_id=pod_id), "domains")
+
+    async def _create(
+        self,
+        pod_id: str | None,
+        *,
+        domain: object,
+        allow_conflicting_provider: object,
+        flags: dict[str, object],
+        client_id: object,
+    ) -> Domain:
+        name = _domain_name(domain, "domain")
+        check_bool(allow_conflicting_provider, "allow_conflicting_provider")
+        checked = {flag: _flag(flags[flag], flag) for flag in _FLAGS}
+        checked_client_id = check_client_id(client_id)
+        await self._owner(pod_id, "domain_create")
+        return await domain_flow.create_domain(
+            await self._ctx(), name=name, flags=checked, client_id=checked_client_id, pod_id=pod_id
+        )
+
+    async def _list(
+        self, pod_id: str | None, limit: int | None, page_token: str | None, ascending: bool | None
+    ) -> ListDomainsResponse:
+        size, order = clamp_limit(limit), check_bool(ascending, "ascending")
+        await self._owner(pod_id, "domain_read")
+        if pod_id is None:
+            return await self._read(domains.list_domains, limit=size, page_token=page_token, ascending=order)
+        return await self._read(
+            in_pod(domains.list_domains, pod_id),
+            limit=size,
+            page_token=page_token,
+            ascending=order,
+            pod_id=pod_id,
+        )
+
+    async def _get(self, pod_id: str | None, domain_id: object) -> Domain:
+        name = _domain_name(domain_id, "domain_id")
+        await self._owner(pod_id, "domain_read")
+        if pod_id is None:
+            return await self._read(domains.get_domain, name)
+        return await self._read(in_pod(domains.get_domain, pod_id), name, pod_id=pod_id)
+
+    async def _get_zone_file(self, pod_id: str | None, domain_id: object) -> bytes:
+        name = _domain_name(domain_id, "domain_id")
+        await self._owner(pod_id, "domain_read")
+        return await domain_flow.domain_zone_file(await self._ctx(), name=name, pod_id=pod_id)
+
+    async def _update(self, pod_id: str | None, domain_id: object, flags: dict[str, object]) -> Domain:
+        name = _domain_name(domain_id, "domain_id")
+        given = {
+            flag: check_bool(value, flag)
+            for flag, value in flags.items()
+            if value is not OMIT and value is not None
+        }
+        if not given:
+            raise ValidationError(f"give at least one of {', '.join(_FLAGS)}", path=[])
+        await self._owner(pod_id, "domain_update")
+        return await domain_flow.update_domain(await self._ctx(), name=name, flags=given, pod_id=pod_id)
+
+    async def _delete(self, pod_id: str | None, domain_id: object) -> None:
+        name = _domain_name(domain_id, "domain_id")
+        await self._owner(pod_id, "domain_delete")
+        await domain_flow.delete_domain(await self._ctx(), name=name, pod_id=pod_id)
+
+    async def _verify(self, pod_id: str | None, domain_id: object) -> Domain:
+        name = _domain_name(domain_id, "domain_id")
+        await self._owner(pod_id, "domain_update")
+        return await domain_flow.verify_domain(await self._ctx(), name=name, pod_id=pod_id)
+
+    async def _rotate_dkim_key(self, pod_id: str | None, domain_id: object) -> Domain:
+        name = _domain_name(domain_id, "domain_id")
+        await self._owner(pod_id, "domain_update")
+        return await domain_flow.rotate_dkim_key(await self._ctx(), name=name, pod_id=pod_id)
+
+    async def _delete_dkim_key(self, pod_id: str | None, domain_id: object, selector: object) -> Domain:
+        name = _domain_name(domain_id, "domain_id")
+        chosen = _selector(selector)
+        await self._owner(pod_id, "domain_update")
+        return await domain_flow.delete_dkim_key(await self._ctx(), name=name, selector=chosen, pod_id=pod_id)
+
+
+class Domains(_DomainOperations):
+    """Custom domains of the organization: every domain, its pods' included (managed with an organization
+    key; a pod's key manages its own pod's domains through ``client.pods.domains``)."""
 
     async def create(
         self,
@@ -74,42 +169,35 @@ class Domains(Resource):
         """Register a domain: generates its DKIM key (RSA-2048, a new selector) and the records to publish.
 
         The same ``client_id`` again returns the domain it created the first time; a domain that is already
-        registered is an UnprocessableError (``already_exists``). ``allow_conflicting_provider`` is accepted
-        for compatibility: this engine does not look for other providers' MX records.
+        registered (by the organization or any pod) is an UnprocessableError (``already_exists``).
+        ``allow_conflicting_provider`` is accepted for compatibility: this engine does not look for other
+        providers' MX records.
         """
-        name = _domain_name(domain, "domain")
-        check_bool(allow_conflicting_provider, "allow_conflicting_provider")
-        flags = {
-            "feedback_enabled": _flag(feedback_enabled, "feedback_enabled"),
-            "inbound_enabled": _flag(inbound_enabled, "inbound_enabled"),
-            "subdomains_enabled": _flag(subdomains_enabled, "subdomains_enabled"),
-            "tracking_enabled": _flag(tracking_enabled, "tracking_enabled"),
-        }
-        client_id = check_client_id(client_id)
-        await self._organization("domain_create")
-        return await domain_flow.create_domain(await self._ctx(), name=name, flags=flags, client_id=client_id)
+        return await self._create(
+            None,
+            domain=domain,
+            allow_conflicting_provider=allow_conflicting_provider,
+            flags={
+                "feedback_enabled": feedback_enabled,
+                "inbound_enabled": inbound_enabled,
+                "subdomains_enabled": subdomains_enabled,
+                "tracking_enabled": tracking_enabled,
+            },
+            client_id=client_id,
+        )
 
     async def list(
         self, *, limit: int | None = None, page_token: str | None = None, ascending: bool | None = None
     ) -> ListDomainsResponse:
-        """Domains, newest first (``ascending=True`` for oldest first)."""
-        await self._organization("domain_read")
-        return await self._read(
-            domains.list_domains,
-            limit=clamp_limit(limit),
-            page_token=page_token,
-            ascending=check_bool(ascending, "ascending"),
-        )
+        """Every domain, pods' included, newest first (``ascending=True`` for oldest first)."""
+        return await self._list(None, limit, page_token, ascending)
 
     async def get(self, *, domain_id: str) -> Domain:
-        await self._organization("domain_read")
-        return await self._read(domains.get_domain, _domain_name(domain_id, "domain_id"))
+        return await self._get(None, domain_id)
 
     async def get_zone_file(self, *, domain_id: str) -> bytes:
         """The records the domain needs as a BIND zone file."""
-        name = _domain_name(domain_id, "domain_id")
-        await self._organization("domain_read")
-        return await domain_flow.domain_zone_file(await self._ctx(), name=name)
+        return await self._get_zone_file(None, domain_id)
 
     async def update(
         self,
@@ -121,23 +209,20 @@ class Domains(Resource):
         tracking_enabled: bool | Omit | None = OMIT,
     ) -> Domain:
         """Change any of the four ``*_enabled`` flags (at least one); the records follow inbound/subdomains."""
-        name = _domain_name(domain_id, "domain_id")
-        given = {
-            flag: check_bool(value, flag)
-            for flag, value in zip(
-                _FLAGS, (feedback_enabled, inbound_enabled, subdomains_enabled, tracking_enabled), strict=True
-            )
-            if value is not OMIT and value is not None
-        }
-        if not given:
-            raise ValidationError(f"give at least one of {', '.join(_FLAGS)}", path=[])
-        await self._organization("domain_update")
-        return await domain_flow.update_domain(await self._ctx(), name=name, flags=given)
+        return await self._update(
+            None,
+            domain_id,
+            {
+                "feedback_enabled": feedback_enabled,
+                "inbound_enabled": inbound_enabled,
+                "subdomains_enabled": subdomains_enabled,
+                "tracking_enabled": tracking_enabled,
+            },
+        )
 
     async def delete(self, *, domain_id: str) -> None:
         """Forget the domain and its keys. Its inboxes stay; their mail is no longer signed."""
-        await self._organization("domain_delete")
-        await self._write(domains.delete_domain, _domain_name(domain_id, "domain_id"))
+        await self._delete(None, domain_id)
 
     async def verify(self, *, domain_id: str) -> Domain:
         """Check each record through DNS (the ``dns_resolver`` setting, else the system's resolver).
@@ -147,9 +232,7 @@ class Domains(Resource):
         missing) or ``INVALID`` (records with other values). When DNS cannot be asked at all the statuses are
         left as they were and an AgentInboxError with code ``service_unavailable`` is raised.
         """
-        name = _domain_name(domain_id, "domain_id")
-        await self._organization("domain_update")
-        return await domain_flow.verify_domain(await self._ctx(), name=name)
+        return await self._verify(None, domain_id)
 
     async def rotate_dkim_key(self, *, domain_id: str) -> Domain:
         """Give the domain a new DKIM key under a new selector; it signs from now on.
@@ -158,13 +241,97 @@ class Domains(Resource):
         verifies; remove it with ``delete_dkim_key`` once that mail has been delivered. Publish the new
         record first: a verified domain goes back to ``PENDING`` until ``verify`` sees it.
         """
-        name = _domain_name(domain_id, "domain_id")
-        await self._organization("domain_update")
-        return await domain_flow.rotate_dkim_key(await self._ctx(), name=name)
+        return await self._rotate_dkim_key(None, domain_id)
 
     async def delete_dkim_key(self, *, domain_id: str, selector: str) -> Domain:
         """Remove a retired DKIM key and its record (the active key cannot be removed)."""
-        name = _domain_name(domain_id, "domain_id")
-        chosen = _selector(selector)
-        await self._organization("domain_update")
-        return await domain_flow.delete_dkim_key(await self._ctx(), name=name, selector=chosen)
+        return await self._delete_dkim_key(None, domain_id, selector)
+
+
+class PodDomains(_DomainOperations):
+    """Custom domains of one pod: created through it they belong to it, and only they are seen here (another
+    pod's domain, or the organization's, is a NotFoundError, as is an unknown pod). The pod's own API key may
+    manage them; the methods are those of ``client.domains`` with ``pod_id`` first."""
+
+    async def create(
+        self,
+        *,
+        pod_id: str,
+        domain: str,
+        allow_conflicting_provider: bool | None = None,
+        feedback_enabled: bool | None = None,
+        inbound_enabled: bool | None = None,
+        subdomains_enabled: bool | None = None,
+        tracking_enabled: bool | None = None,
+        client_id: str | None = None,
+    ) -> Domain:
+        """Register a domain owned by the pod (see ``client.domains.create``; names are unique engine-wide)."""
+        return await self._create(
+            check_id(pod_id, "pod_id"),
+            domain=domain,
+            allow_conflicting_provider=allow_conflicting_provider,
+            flags={
+                "feedback_enabled": feedback_enabled,
+                "inbound_enabled": inbound_enabled,
+                "subdomains_enabled": subdomains_enabled,
+                "tracking_enabled": tracking_enabled,
+            },
+            client_id=client_id,
+        )
+
+    async def list(
+        self,
+        *,
+        pod_id: str,
+        limit: int | None = None,
+        page_token: str | None = None,
+        ascending: bool | None = None,
+    ) -> ListDomainsResponse:
+        """The pod's domains, newest first (``ascending=True`` for oldest first)."""
+        return await self._list(check_id(pod_id, "pod_id"), limit, page_token, ascending)
+
+    async def get(self, *, pod_id: str, domain_id: str) -> Domain:
+        return await self._get(check_id(pod_id, "pod_id"), domain_id)
+
+    async def get_zone_file(self, *, pod_id: str, domain_id: str) -> bytes:
+        """The records the domain needs as a BIND zone file."""
+        return await self._get_zone_file(check_id(pod_id, "pod_id"), domain_id)
+
+    async def update(
+        self,
+        *,
+        pod_id: str,
+        domain_id: str,
+        feedback_enabled: bool | Omit | None = OMIT,
+        inbound_enabled: bool | Omit | None = OMIT,
+        subdomains_enabled: bool | Omit | None = OMIT,
+        tracking_enabled: bool | Omit | None = OMIT,
+    ) -> Domain:
+        """Change any of the four ``*_enabled`` flags (at least one); the records follow inbound/subdomains."""
+        return await self._update(
+            check_id(pod_id, "pod_id"),
+            domain_id,
+            {
+                "feedback_enabled": feedback_enabled,
+                "inbound_enabled": inbound_enabled,
+                "subdomains_enabled": subdomains_enabled,
+                "tracking_enabled": tracking_enabled,
+            },
+        )
+
+    async def delete(self, *, pod_id: str, domain_id: str) -> None:
+        """Forget the domain and its keys. Its inboxes stay; their mail is no longer signed."""
+        await self._delete(check_id(pod_id, "pod_id"), domain_id)
+
+    async def verify(self, *, pod_id: str, domain_id: str) -> Domain:
+        """Check each record through DNS, as ``client.domains.verify`` does (``domain.verified`` reaches the
+        pod's webhooks and subscribers)."""
+        return await self._verify(check_id(pod_id, "pod_id"), domain_id)
+
+    async def rotate_dkim_key(self, *, pod_id: str, domain_id: str) -> Domain:
+        """Give the domain a new DKIM key under a new selector (see ``client.domains.rotate_dkim_key``)."""
+        return await self._rotate_dkim_key(check_id(pod_id, "pod_id"), domain_id)
+
+    async def delete_dkim_key(self, *, pod_id: str, domain_id: str, selector: str) -> Domain:
+        """Remove a retired DKIM key and its record (the active key cannot be removed)."""
+        return await self._delete_dkim_key(check_id(pod_id, "pod_id"), domain_id, selector)

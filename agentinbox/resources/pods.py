@@ -1,4 +1,4 @@
-"""``client.pods``: tenants, each with its own inboxes, threads and drafts."""
+"""``client.pods``: tenants, each with its own inboxes, threads, drafts and domains."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from ..store import pods
 from ..store.pagination import clamp_limit
 from ._base import Resource, check_bool, check_client_id, check_id, no_control_characters
 from .api_keys import PodApiKeys
+from .domains import PodDomains
 from .drafts import PodDrafts
 from .inboxes import PodInboxes
 from .lists import PodLists
@@ -33,6 +34,7 @@ class Pods(Resource):
         self.api_keys = PodApiKeys(client)
         self.webhooks = PodWebhooks(client)
         self.lists = PodLists(client)
+        self.domains = PodDomains(client)
 
     async def create(self, *, name: str | None = None, client_id: str | None = None) -> Pod:
         """Create a pod; the same ``client_id`` again returns the pod it created the first time."""
@@ -63,7 +65,7 @@ class Pods(Resource):
         return await self._read(pods.get_pod, pod_id)
 
     async def delete(self, *, pod_id: str) -> None:
-        """Delete an empty pod (one without inboxes)."""
+        """Delete an empty pod (one without inboxes or domains)."""
         pod_id = check_id(pod_id, "pod_id")
         access = await self._access("pod_delete")
         access.pod(pod_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, delete, insert, select, update
 
 from .._clock import to_datetime
 from ..errors import NotFoundError, UnprocessableError
@@ -75,10 +75,22 @@ def _dump(records: list[VerificationRecord]) -> list[dict[str, Any]]:
     return [r.model_dump(mode="json", exclude_none=True) for r in records]
 
 
-def domain_by_client_id(conn: Connection, client_id: str) -> Domain | None:
-    """The domain created with ``client_id``, if any."""
+def domain_by_client_id(conn: Connection, client_id: str, *, pod_id: str | None = None) -> Domain | None:
+    """The domain created with ``client_id`` for pod ``pod_id`` (None: the organization), if any.
+
+    ``client_id`` is unique across the engine, so one already used by another pod's domain (or the
+    organization's) is an UnprocessableError (``already_exists``) rather than that other domain.
+    """
     row = conn.execute(select(domains).where(domains.c.client_id == client_id)).first()
-    return _domain(row) if row is not None else None
+    if row is None:
+        return None
+    if row.pod_id != pod_id:
+        owner = "the organization" if row.pod_id is None else "another pod"
+        raise UnprocessableError(
+            f"client_id {client_id!r} already names a domain of {owner}; use another client_id",
+            code="already_exists",
+        )
+    return _domain(row)
 
 
 def domain_exists(conn: Connection, domain_id: str) -> bool:
@@ -111,7 +123,7 @@ def create_domain(
 ) -> Domain:
     """A new domain with its first (active) DKIM key, or the one created earlier with the same ``client_id``."""
     if client_id is not None:
-        existing = domain_by_client_id(conn, client_id)
+        existing = domain_by_client_id(conn, client_id, pod_id=pod_id)
         if existing is not None:
             return existing
     require_new_domain(conn, domain_id)
@@ -147,20 +159,29 @@ def domain_names(conn: Connection) -> set[str]:
     return {row.domain_id for row in conn.execute(select(domains.c.domain_id))}
 
 
-def get_domain(conn: Connection, domain_id: str) -> Domain:
-    row = conn.execute(select(domains).where(domains.c.domain_id == domain_id)).first()
+def _owned(domain_id: str, pod_id: str | None) -> ColumnElement[bool]:
+    """The row of ``domain_id``; with ``pod_id``, only when that pod owns it."""
+    clause = domains.c.domain_id == domain_id
+    return clause if pod_id is None else and_(clause, domains.c.pod_id == pod_id)
+
+
+def get_domain(conn: Connection, domain_id: str, *, pod_id: str | None = None) -> Domain:
+    """The domain; with ``pod_id``, a domain that pod does not own is a NotFoundError like an unknown one."""
+    row = conn.execute(select(domains).where(_owned(domain_id, pod_id))).first()
     if row is None:
         raise NotFoundError(f"domain {domain_id!r} does not exist")
     return _domain(row)
 
 
 def list_domains(
-    conn: Connection, *, limit: int, page_token: str | None, ascending: bool
+    conn: Connection, *, limit: int, page_token: str | None, ascending: bool, pod_id: str | None = None
 ) -> ListDomainsResponse:
-    """Domains, newest first (keyset pages over ``created_at``, ``domain_id``)."""
+    """Domains, newest first (keyset pages over ``created_at``, ``domain_id``); with ``pod_id``, only the
+    ones that pod owns."""
     order = (domains.c.created_at, domains.c.domain_id)
+    query = select(domains) if pod_id is None else select(domains).where(domains.c.pod_id == pod_id)
     rows, token = fetch_page(
-        conn, select(domains), order, kind="domains", ascending=ascending, limit=limit, page_token=page_token
+        conn, query, order, kind="domains", ascending=ascending, limit=limit, page_token=page_token
     )
     return ListDomainsResponse(
         count=len(rows),
@@ -211,9 +232,10 @@ def warmup_start(conn: Connection, domain_id: str) -> int | None:
     return int(row.verified_at if row.verified_at is not None else row.created_at)
 
 
-def delete_domain(conn: Connection, domain_id: str) -> None:
-    """Delete a domain and its keys; its inboxes stay, and their mail is no longer signed."""
-    if not domain_exists(conn, domain_id):
+def delete_domain(conn: Connection, domain_id: str, *, pod_id: str | None = None) -> None:
+    """Delete a domain and its keys (with ``pod_id``, only one that pod owns); its inboxes stay, and their
+    mail is no longer signed."""
+    if conn.execute(select(domains.c.domain_id).where(_owned(domain_id, pod_id))).first() is None:
         raise NotFoundError(f"domain {domain_id!r} does not exist")
     conn.execute(delete(domain_keys).where(domain_keys.c.domain_id == domain_id))
     conn.execute(delete(domains).where(domains.c.domain_id == domain_id))

@@ -13,7 +13,7 @@ from ..models import ListPodsResponse, Pod
 from . import lists
 from .pagination import fetch_page
 from .scopes import Scope
-from .tables import inboxes, pods
+from .tables import domains, inboxes, pods
 
 __all__ = ["create_pod", "default_pod_id", "delete_pod", "get_pod", "list_pods"]
 
@@ -85,7 +85,7 @@ def list_pods(conn: Connection, *, limit: int, page_token: str | None, ascending
 
 
 def delete_pod(conn: Connection, pod_id: str) -> None:
-    """Delete an empty pod; a pod that still has inboxes, or the default pod, cannot be deleted."""
+    """Delete an empty pod; a pod that still has inboxes or domains, or the default pod, cannot be deleted."""
     row = conn.execute(select(pods.c.is_default).where(pods.c.pod_id == pod_id)).first()
     if row is None:
         raise NotFoundError(f"pod {pod_id!r} does not exist")
@@ -93,5 +93,7 @@ def delete_pod(conn: Connection, pod_id: str) -> None:
         raise ConflictError("the default pod cannot be deleted", code="cannot_delete")
     if conn.execute(select(exists().where(inboxes.c.pod_id == pod_id))).scalar():
         raise ConflictError(f"pod {pod_id!r} still has inboxes; delete them first", code="cannot_delete")
+    if conn.execute(select(exists().where(domains.c.pod_id == pod_id))).scalar():
+        raise ConflictError(f"pod {pod_id!r} still has domains; delete them first", code="cannot_delete")
     lists.drop_scope(conn, Scope(pod_id=pod_id))
     conn.execute(delete(pods).where(pods.c.pod_id == pod_id))
