@@ -108,14 +108,18 @@ CORE_ENDPOINTS: set[tuple[str, str]] = {
             ("DELETE", "/webhooks/{webhook_id}"),
         ]
     ),
-    # Domains belong to the organization here (the library has no pod-scoped domains), so §12's
-    # /v0/pods/{pod_id}/domains variants are not offered.
-    ("GET", "/v0/domains"),
-    ("GET", "/v0/domains/{domain_id}"),
-    ("POST", "/v0/domains"),
-    ("PATCH", "/v0/domains/{domain_id}"),
-    ("DELETE", "/v0/domains/{domain_id}"),
-    ("POST", "/v0/domains/{domain_id}/verify"),
+    *(
+        (method, scope + path)
+        for scope in ["/v0", "/v0/pods/{pod_id}"]
+        for method, path in [
+            ("GET", "/domains"),
+            ("GET", "/domains/{domain_id}"),
+            ("POST", "/domains"),
+            ("PATCH", "/domains/{domain_id}"),
+            ("DELETE", "/domains/{domain_id}"),
+            ("POST", "/domains/{domain_id}/verify"),
+        ]
+    ),
 }
 
 
@@ -128,7 +132,8 @@ class Seeded:
 
 
 def _seed(client: AgentInbox) -> dict[str, list[str]]:
-    """Two inboxes in a pod, mail both ways with attachments, a draft, list entries, a domain and a key."""
+    """Two inboxes in a pod, mail both ways with attachments, a draft, list entries, domains (the
+    organization's and the pod's) and a key."""
     pod = client.pods.create(name="Fuzz pod", client_id="fuzz-pod")
     alpha = client.inboxes.create(username="alpha", display_name="Alpha")
     beta = client.pods.inboxes.create(pod_id=pod.pod_id, username="beta")
@@ -156,6 +161,7 @@ def _seed(client: AgentInbox) -> dict[str, list[str]]:
         inbox_id=alpha.inbox_id, direction="send", type="allow", entry="ok@outside.test"
     )
     domain = client.domains.create(domain="fuzz.test")
+    pod_domain = client.pods.domains.create(pod_id=pod.pod_id, domain="pod.fuzz.test")
     key = client.api_keys.create(name="fuzz")
     message = client.inboxes.messages.get(inbox_id=alpha.inbox_id, message_id=inbound[0].message_id)
     attachments = [a.attachment_id for a in message.attachments or []] + [
@@ -171,7 +177,7 @@ def _seed(client: AgentInbox) -> dict[str, list[str]]:
         "direction": ["receive", "send", "reply"],
         "type": ["allow", "block"],
         "entry": ["spam.test", "ok@outside.test"],
-        "domain_id": [domain.domain_id],
+        "domain_id": [domain.domain_id, pod_domain.domain_id],
         "api_key_id": [key.api_key_id],
     }
 
