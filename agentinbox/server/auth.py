@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from ..client import AsyncAgentInbox
 from ..errors import AuthenticationError
 
-__all__ = ["KeyViews", "bearer_key", "caller"]
+__all__ = ["Client", "KeyViews", "bearer_key", "caller"]
 
 
 def bearer_key(authorization: str | None) -> str:
@@ -61,3 +62,7 @@ async def caller(request: Request) -> AsyncAgentInbox:
     """FastAPI dependency: the client view of the request's bearer key (401 when missing or unknown)."""
     keys: KeyViews = request.app.state.keys
     return await keys.view(bearer_key(request.headers.get("authorization")))
+
+
+#: A route's ``client`` parameter: the caller's client view.
+Client = Annotated[AsyncAgentInbox, Depends(caller)]

@@ -8,19 +8,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi import Body as BodyParam
 from fastapi.responses import Response
 
-from ...client import AsyncAgentInbox
 from ...models import ApiKeyPermissions, BearerApiKey, CreateApiKeyResponse, Identity, ListApiKeysResponse
-from ..auth import KeyViews, caller
+from ..auth import Client, KeyViews
 from ..params import Ascending, Body, Limit, PageToken, given, json_model, no_content
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["api-keys"])
-Client = Annotated[AsyncAgentInbox, Depends(caller)]
 KeyType = Annotated[
     Literal["bearer", "public_key"] | None, Query(description="Only keys of this kind (all are bearer keys).")
 ]

@@ -4,20 +4,16 @@ pod's routes see only the domains created through that pod, and the pod's own ke
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import Response
 
-from ...client import AsyncAgentInbox
 from ...models import Domain, ListDomainsResponse
-from ..auth import caller
+from ..auth import Client
 from ..params import Ascending, Body, Limit, PageToken, given, json_model, no_content
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["domains"])
-Client = Annotated[AsyncAgentInbox, Depends(caller)]
 
 
 class CreateDomainRequest(Body):

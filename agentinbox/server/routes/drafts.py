@@ -10,9 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Body as BodyParam
 from fastapi.responses import Response
 
-from ...client import AsyncAgentInbox
 from ...models import Draft, ListDraftsResponse, SendMessageResponse
-from ..auth import caller
+from ..auth import Client
 from ..downloads import attachment_download
 from ..params import (
     Ascending,
@@ -33,7 +32,6 @@ from .messages import SendAttachment
 __all__ = ["router"]
 
 router = APIRouter(tags=["drafts"])
-Client = Annotated[AsyncAgentInbox, Depends(caller)]
 Before = Annotated[datetime | None, Query(description="Only drafts updated before this time.")]
 After = Annotated[datetime | None, Query(description="Only drafts updated at or after this time.")]
 

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi import Body as BodyParam
 from fastapi.responses import Response
 
-from ...client import AsyncAgentInbox
 from ...models import Inbox, ListInboxesResponse
-from ..auth import caller
+from ..auth import Client
 from ..params import Ascending, Body, Limit, PageToken, given, json_model, no_content
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["inboxes"])
-Client = Annotated[AsyncAgentInbox, Depends(caller)]
 MetadataValue = str | int | float | bool
 
 

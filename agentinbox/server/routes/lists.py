@@ -4,20 +4,16 @@ by the client, so a wrong one is its ValidationError (400), not a routing failur
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import Response
 
-from ...client import AsyncAgentInbox
 from ...models import ListEntry, ListListEntriesResponse, PodListEntry, PodListListEntriesResponse
-from ..auth import caller
+from ..auth import Client
 from ..params import Body, Limit, PageToken, json_model, no_content
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["lists"])
-Client = Annotated[AsyncAgentInbox, Depends(caller)]
 
 
 class CreateListEntryRequest(Body):

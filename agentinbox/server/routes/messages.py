@@ -6,11 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
 
-from ...client import AsyncAgentInbox
 from ...models import (
     BatchGetMessagesResponse,
     BatchUpdateMessagesResponse,
@@ -20,7 +19,7 @@ from ...models import (
     SendMessageResponse,
     UpdateMessageResponse,
 )
-from ..auth import caller
+from ..auth import Client
 from ..downloads import attachment_download, raw_download
 from ..params import (
     Ascending,
@@ -40,7 +39,6 @@ from ..wire import AttachmentDownload, RawMessageDownload
 __all__ = ["SendAttachment", "router"]
 
 router = APIRouter(tags=["messages"])
-Client = Annotated[AsyncAgentInbox, Depends(caller)]
 Before = Annotated[datetime | None, Query(description="Only items before this time.")]
 After = Annotated[datetime | None, Query(description="Only items at or after this time.")]
 Include = Annotated[bool | None, Query()]

@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi import Body as BodyParam
 from fastapi.responses import Response
 
-from ...client import AsyncAgentInbox
 from ...models import ListPodsResponse, Pod
-from ..auth import caller
+from ..auth import Client
 from ..params import Ascending, Body, Limit, PageToken, given, json_model, no_content
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["pods"])
-Client = Annotated[AsyncAgentInbox, Depends(caller)]
 
 
 class CreatePodRequest(Body):

@@ -9,9 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from ...client import AsyncAgentInbox
 from ...models import ListThreadsResponse, SearchThreadsResponse, Thread, UpdateThreadResponse
-from ..auth import caller
+from ..auth import Client
 from ..downloads import attachment_download
 from ..params import (
     Ascending,
@@ -30,7 +29,6 @@ from ..wire import AttachmentDownload
 __all__ = ["router"]
 
 router = APIRouter(tags=["threads"])
-Client = Annotated[AsyncAgentInbox, Depends(caller)]
 Before = Annotated[datetime | None, Query(description="Only threads before this time.")]
 After = Annotated[datetime | None, Query(description="Only threads at or after this time.")]
 Include = Annotated[bool | None, Query()]

@@ -4,20 +4,16 @@ get, update and delete webhooks at the organization, pod and inbox scopes. Each 
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import Response
 
-from ...client import AsyncAgentInbox
 from ...models import ListWebhooksResponse, Webhook
-from ..auth import caller
+from ..auth import Client
 from ..params import Ascending, Body, Limit, PageToken, given, json_model, no_content
 
 __all__ = ["router"]
 
 router = APIRouter(tags=["webhooks"])
-Client = Annotated[AsyncAgentInbox, Depends(caller)]
 
 
 class CreateInboxWebhookRequest(Body):
