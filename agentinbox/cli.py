@@ -94,6 +94,13 @@ def serve(
             "Organization API key the HTTP API accepts (scoped keys come from `agentinbox keys create`)."
         ),
     ] = None,
+    mcp_listen: Annotated[
+        str | None,
+        _option(
+            "host:port to serve the agent tools over MCP streamable HTTP (endpoint /mcp); it has no "
+            "authentication of its own, so bind a loopback address."
+        ),
+    ] = None,
     relay_url: RelayUrl = None,
     dns_resolver: DnsResolver = None,
     tls_cert_file: Annotated[str | None, _option("PEM certificate chain for STARTTLS.")] = None,
@@ -103,11 +110,13 @@ def serve(
         _option("Child processes that store received mail (0 = in this process; 1 uses a 2nd core)."),
     ] = None,
 ) -> None:
-    """Serve SMTP, the HTTP API (with --http-listen) and outbound delivery until Ctrl-C or SIGTERM.
+    """Serve SMTP, the HTTP API (with --http-listen), MCP and outbound delivery until Ctrl-C or SIGTERM.
 
-    SMTP receiving (--smtp-listen) and submission (--submission-listen) run when given; queued outbound
-    mail is delivered through --relay-url or straight to the recipients' MX hosts.
+    SMTP receiving (--smtp-listen), submission (--submission-listen), the HTTP API and its WebSocket
+    (--http-listen) and the MCP tools (--mcp-listen) run when given; queued outbound mail is delivered
+    through --relay-url or straight to the recipients' MX hosts, and scheduled drafts are sent.
     """
+    mcp_address = _http_address(mcp_listen, option="--mcp-listen") if mcp_listen is not None else None
     given: dict[str, Any] = {
         "database_url": database_url,
         "default_domain": default_domain,
@@ -123,8 +132,9 @@ def serve(
         "inbound_processes": inbound_processes,
     }
     settings = _settings(given)
+    mcp_server = _mcp_module() if mcp_address is not None else None
     try:
-        asyncio.run(_serve(settings))
+        asyncio.run(_serve(settings, mcp_address, mcp_server))
     except AgentInboxError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -143,7 +153,7 @@ def _settings(given: dict[str, Any]) -> Settings:
         raise typer.Exit(2) from None
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, mcp_address: tuple[str, int] | None, mcp_server: Any) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -154,10 +164,17 @@ async def _serve(settings: Settings) -> None:
             typer.echo("SMTP receiver on {}:{}".format(*client.smtp_address))
         if client.submission_address is not None:
             typer.echo("SMTP submission on {}:{}".format(*client.submission_address))
-        http_address = getattr(client, "http_address", None)
-        if http_address is not None:
-            host, port = http_address
+        if client.http_address is not None:
+            host, port = client.http_address
             typer.echo(f"HTTP API on http://{f'[{host}]' if ':' in host else host}:{port}/v0")
+        serving_mcp = None
+        if mcp_address is not None:
+            host, port = mcp_address
+            serving_mcp = asyncio.create_task(mcp_server.serve_http(client, host, port))
+            await asyncio.sleep(0.2)  # an address that cannot be bound fails at once
+            if serving_mcp.done():
+                serving_mcp.result()
+            typer.echo(f"MCP streamable HTTP on http://{f'[{host}]' if ':' in host else host}:{port}/mcp")
         typer.echo(
             f"outbound mail: {'relay ' + settings.relay_url.split('@')[-1] if settings.relay_url else 'direct to MX'}"
         )
@@ -165,10 +182,27 @@ async def _serve(settings: Settings) -> None:
         sys.stdout.flush()
         await stop.wait()
         typer.echo("stopping: finishing what is in hand")
+        if serving_mcp is not None:
+            serving_mcp.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving_mcp
 
 
-def _http_address(value: str) -> tuple[str, int]:
-    """``host:port`` (``[::1]:8000`` for IPv6) as (host, port); a BadParameter naming --http otherwise.
+def _mcp_module() -> Any:
+    """``agentinbox.server.mcp``, or exit 1 saying which extra to install."""
+    try:
+        from .server import mcp as mcp_server
+    except ImportError as exc:
+        typer.echo(
+            f"error: the MCP server needs the 'server' extra (pip install 'agentinbox[server]'): {exc}",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    return mcp_server
+
+
+def _http_address(value: str, *, option: str = "--http") -> tuple[str, int]:
+    """``host:port`` (``[::1]:8000`` for IPv6) as (host, port); a BadParameter naming ``option`` otherwise.
 
     Stricter than the ``*_listen`` settings: the host must be given, and port 0 is refused.
     """
@@ -178,7 +212,7 @@ def _http_address(value: str) -> tuple[str, int]:
         host, port = "", 0
     if port == 0 or not value.strip().rpartition(":")[0].strip("[]"):
         raise typer.BadParameter(
-            f"expected host:port such as 127.0.0.1:8000, got {value!r}", param_hint="--http"
+            f"expected host:port such as 127.0.0.1:8000, got {value!r}", param_hint=option
         )
     return host, port
 
@@ -217,14 +251,7 @@ def mcp(
         "dns_resolver": dns_resolver,
     }
     settings = _settings(given)
-    try:
-        from .server import mcp as mcp_server
-    except ImportError as exc:
-        typer.echo(
-            f"error: the MCP server needs the 'server' extra (pip install 'agentinbox[server]'): {exc}",
-            err=True,
-        )
-        raise typer.Exit(1) from None
+    mcp_server = _mcp_module()
     try:
         asyncio.run(_mcp(settings, address, mcp_server))
     except KeyboardInterrupt:

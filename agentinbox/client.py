@@ -264,7 +264,13 @@ class AsyncAgentInbox:
             self._submission = submission
         if self._http is None and self.settings.http_listen:
             # The network face sits above the client and needs the ``server`` extra: imported on demand.
-            from .server.http import HttpServer
+            try:
+                from .server.http import HttpServer
+            except ImportError as exc:
+                raise ValidationError(
+                    f"http_listen needs the 'server' extra: pip install 'agentinbox[server]' ({exc})",
+                    path=["http_listen"],
+                ) from exc
 
             host, port = listen_address(self.settings.http_listen, setting="http_listen")
             http = HttpServer(self, host, port, download_signing_key=self.settings.download_signing_key)

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from peers import free_port
 
@@ -127,3 +128,72 @@ def test_serve_receives_mail_over_smtp_and_stops_on_sigterm(tmp_path: Path, extr
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_serve_runs_the_http_api_and_mcp_together(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'served.db'}"
+    with AgentInbox(database_url=url, default_domain="agents.test") as client:
+        client.inboxes.create(username="desk")
+    http_port, mcp_port = free_port(), free_port()
+    key = "am_cli_served_organization_key"
+    process = subprocess.Popen(
+        [
+            AGENTINBOX,
+            "serve",
+            "--database-url",
+            url,
+            "--http-listen",
+            f"127.0.0.1:{http_port}",
+            "--mcp-listen",
+            f"127.0.0.1:{mcp_port}",
+            "--api-key",
+            key,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            if "ready" in line or not line:
+                break
+        assert any(f"http://127.0.0.1:{http_port}/v0" in line for line in lines), lines
+        assert any(f"http://127.0.0.1:{mcp_port}/mcp" in line for line in lines), lines
+        listed = httpx.get(
+            f"http://127.0.0.1:{http_port}/v0/inboxes", headers={"Authorization": f"Bearer {key}"}, timeout=10
+        )
+        assert [i["inbox_id"] for i in listed.json()["inboxes"]] == ["desk@agents.test"]
+        initialize = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "cli-test", "version": "1"},
+            },
+        }
+        answer = httpx.post(
+            f"http://127.0.0.1:{mcp_port}/mcp",
+            json=initialize,
+            headers={"Accept": "application/json, text/event-stream"},
+            timeout=10,
+        )
+        assert answer.status_code == 200 and "agentinbox" in answer.text, answer.text
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert "Traceback" not in err
+
+
+def test_serve_refuses_a_bad_mcp_address(tmp_path: Path) -> None:
+    done = _run(
+        "serve", "--database-url", f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", "--mcp-listen", "8000"
+    )
+    assert done.returncode == 2 and "--mcp-listen" in done.stderr and "Traceback" not in done.stderr
