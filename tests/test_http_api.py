@@ -334,3 +334,27 @@ async def test_a_scoped_key_reaches_only_its_inbox(database_url: str) -> None:
         with pytest.raises(ApiError) as refused:
             await sdk.inboxes.create()
         assert refused.value.status_code == 403
+
+
+async def test_bodies_over_the_limit_are_refused_before_they_are_read(database_url: str) -> None:
+    async with serving(database_url, max_message_size=30_000) as served, _http(served) as http:
+        inbox = (await http.post("/v0/inboxes", json={"username": "ann"})).json()["inbox_id"]
+        send = f"/v0/inboxes/{inbox}/messages/send"
+        big = {"to": "b@x.example", "text": "x" * 1_200_000}
+        _error(await http.post(send, json=big), 413, "payload_too_large")
+
+        async def chunks() -> Any:  # no Content-Length: the body arrives in chunks and is counted
+            yield b'{"to": "b@x.example", "text": "'
+            for _ in range(200):
+                yield b"y" * 10_000
+            yield b'"}'
+
+        _error(
+            await http.post(send, content=chunks(), headers={"content-type": "application/json"}),
+            413,
+            "payload_too_large",
+        )
+        # Within the limit, a message over max_message_size is the engine's refusal, not the server's.
+        response = await http.post(send, json={"to": "b@x.example", "text": "z" * 60_000})
+        assert response.status_code == 403 and response.json()["code"] == "message_rejected", response.text
+        assert (await http.post(send, json={"to": "b@x.example", "text": "fine"})).status_code == 200

@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from . import downloads
 from .auth import KeyViews
 from .errors import ErrorResponse, ValidationErrorResponse, install_error_handlers
+from .limits import BodyLimit, body_limit_for
 from .routes import ROUTERS
 from .routing import RouteIndex
 
@@ -52,6 +53,7 @@ def create_app(client: AsyncAgentInbox, *, download_signing_key: str = "") -> Fa
         redoc_url=None,
         responses=ERROR_RESPONSES,
     )
+    app.add_middleware(BodyLimit, limit=body_limit_for(client.settings.max_message_size))
     app.state.client = client
     app.state.keys = KeyViews(client)
     app.state.downloads = downloads.DownloadSigner(download_signing_key)
