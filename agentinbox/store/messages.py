@@ -275,33 +275,29 @@ def message_fields(row: Any) -> dict[str, Any]:
 def full_messages(conn: Connection, rows: Sequence[Any], *, bodies: bool = True) -> list[Message]:
     """Message models for message rows, with bodies read in one query when ``bodies`` is true."""
     texts: dict[int, Any] = {}
-    if bodies and len(rows) == 1:
-        body = conn.execute(_BODY_QUERY, {"message_pk": rows[0].id}).first()
-        texts = {} if body is None else {body.message_pk: body}
-    elif bodies and rows:
+    if bodies and rows:
         texts = {
             body.message_pk: body
             for body in conn.execute(
                 select(message_bodies).where(message_bodies.c.message_pk.in_([row.id for row in rows]))
             )
         }
-    result = []
-    for row in rows:
-        body = texts.get(row.id)
-        result.append(
-            Message(
-                **message_fields(row),
-                reply_to=row.reply_to,
-                text=body.text if body else None,
-                html=body.html if body else None,
-                extracted_text=body.extracted_text if body else None,
-                extracted_html=body.extracted_html if body else None,
-                signature=body.signature if body else None,
-                forwarded=_forwarded(body.forwarded) if body else None,
-                **_check_fields(row.checks),
-            )
-        )
-    return result
+    return [_message(row, texts.get(row.id)) for row in rows]
+
+
+def _message(row: Any, body: Any | None) -> Message:
+    """The Message of a message row and its body (a ``message_bodies`` row, or None when it has none)."""
+    return Message(
+        **message_fields(row),
+        reply_to=row.reply_to,
+        text=body.text if body else None,
+        html=body.html if body else None,
+        extracted_text=body.extracted_text if body else None,
+        extracted_html=body.extracted_html if body else None,
+        signature=body.signature if body else None,
+        forwarded=_forwarded(body.forwarded) if body else None,
+        **_check_fields(row.checks),
+    )
 
 
 def _forwarded(value: dict[str, Any] | None) -> ForwardedMessage | None:
@@ -355,11 +351,10 @@ def _row_query(by_inbox: bool, by_pod: bool) -> Select[Any]:
     return query
 
 
-_BODY_QUERY = select(message_bodies).where(message_bodies.c.message_pk == bindparam("message_pk"))
-
-
-def _row(conn: Connection, scope: Scope, message_id: str) -> Any:
-    query = _row_query(scope.inbox_id is not None, scope.pod_id is not None)
+def _row(conn: Connection, scope: Scope, message_id: str, *, query: Select[Any] | None = None) -> Any:
+    """The row ``query`` (by default the message row alone) finds for ``message_id`` in ``scope``."""
+    if query is None:
+        query = _row_query(scope.inbox_id is not None, scope.pod_id is not None)
     values = {"message_id": message_id.strip(), "inbox_id": scope.inbox_id, "pod_id": scope.pod_id}
     row = conn.execute(query, values).first()
     if row is None:
@@ -368,8 +363,9 @@ def _row(conn: Connection, scope: Scope, message_id: str) -> Any:
     return row
 
 
-#: A message row with its body, in one statement: ``get_message`` is the API's most frequent read.
-_BODY_COLUMNS = [column.label(f"body_{column.name}") for column in message_bodies.c]
+#: A message row with its body, in one statement: ``get_message`` is the API's most frequent read. No
+#: column of ``messages`` shares a name with these, so the joined row reads as a body too.
+_BODY_COLUMNS = [column for column in message_bodies.c if column.name != "message_pk"]
 
 
 @functools.cache
@@ -383,22 +379,8 @@ def _full_row_query(by_inbox: bool, by_pod: bool) -> Select[Any]:
 
 def get_message(conn: Connection, scope: Scope, message_id: str) -> Message:
     query = _full_row_query(scope.inbox_id is not None, scope.pod_id is not None)
-    values = {"message_id": message_id.strip(), "inbox_id": scope.inbox_id, "pod_id": scope.pod_id}
-    row = conn.execute(query, values).first()
-    if row is None:
-        where = f" in inbox {scope.inbox_id}" if scope.inbox_id else ""
-        raise NotFoundError(f"message {message_id!r} does not exist{where}")
-    return Message(
-        **message_fields(row),
-        reply_to=row.reply_to,
-        text=row.body_text,
-        html=row.body_html,
-        extracted_text=row.body_extracted_text,
-        extracted_html=row.body_extracted_html,
-        signature=row.body_signature,
-        forwarded=_forwarded(row.body_forwarded),
-        **_check_fields(row.checks),
-    )
+    row = _row(conn, scope, message_id, query=query)
+    return _message(row, row)
 
 
 def message_row(conn: Connection, scope: Scope, message_id: str) -> Any:
