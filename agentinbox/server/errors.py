@@ -25,12 +25,18 @@ from ..errors import (
     WaitTimeoutError,
 )
 
-__all__ = ["ErrorResponse", "ValidationErrorResponse", "error_response", "install_error_handlers"]
+__all__ = [
+    "ErrorResponse",
+    "ValidationErrorResponse",
+    "error_response",
+    "install_error_handlers",
+    "status_of",
+]
 
 logger = logging.getLogger(__name__)
 
 #: The status of each library error; the order matters only for subclasses (none overlap here).
-STATUS: list[tuple[type[AgentInboxError], int]] = [
+_STATUS: list[tuple[type[AgentInboxError], int]] = [
     (ValidationError, 400),
     (AuthenticationError, 401),
     (ForbiddenError, 403),
@@ -42,9 +48,10 @@ STATUS: list[tuple[type[AgentInboxError], int]] = [
     (WaitTimeoutError, 504),
 ]
 
-#: Conflicts that stay so however often the request is repeated (a pod that still has inboxes): 403, because
-#: the SDKs retry a 409 twice, with seconds of sleep, before the caller hears of it.
-_FINAL_CONFLICTS = frozenset({"cannot_delete", "resource_deleting"})
+#: Codes whose status is not their class's: a conflict that stays so however often the request is repeated
+#: (a pod that still has inboxes) is 403, because the SDKs retry a 409 twice, with seconds of sleep, before
+#: the caller hears of it; a database or DNS server that is down is 503 (try again later).
+_STATUS_BY_CODE = {"cannot_delete": 403, "resource_deleting": 403, "service_unavailable": 503}
 
 #: ``name`` and ``code`` of plain HTTP failures that are not the library's (unknown path, wrong method).
 _HTTP_NAMES = {
@@ -80,13 +87,16 @@ def error_response(
     return JSONResponse(body, status_code=status)
 
 
+def status_of(exc: AgentInboxError) -> int:
+    """The HTTP status of a library error (the same for a route and a WebSocket handshake)."""
+    if exc.code in _STATUS_BY_CODE:
+        return _STATUS_BY_CODE[exc.code]
+    return next((status for kind, status in _STATUS if isinstance(exc, kind)), 500)
+
+
 def _library_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AgentInboxError)
-    status = next((code for kind, code in STATUS if isinstance(exc, kind)), 500)
-    if exc.code in _FINAL_CONFLICTS:
-        status = 403
-    elif exc.code == "service_unavailable":  # the database or a DNS server is down: try again later
-        status = 503
+    status = status_of(exc)
     if status == 500:
         logger.error("%s %s failed: %r", request.method, request.url.path, exc)
     response = error_response(status, exc.name, exc.message, exc.code, errors=exc.errors or None)

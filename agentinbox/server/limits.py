@@ -3,9 +3,9 @@ announces its length or arrives in chunks."""
 
 from __future__ import annotations
 
-import json
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .errors import error_response
 
 __all__ = ["BodyLimit", "body_limit_for"]
 
@@ -33,7 +33,7 @@ class BodyLimit:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
                 return
         seen = 0
         over = False  # the body went over: whatever the app answers, the answer is 413
@@ -55,31 +55,15 @@ class BodyLimit:
                 await send(message)
             elif not refused:
                 refused = True
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
 
         try:
             await self.app(scope, counted, answer)
         except _TooLarge:
             pass
         if over and not refused:
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "name": "PayloadTooLargeError",
-                "message": f"the request body is larger than {self.limit} bytes",
-                "code": "payload_too_large",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"the request body is larger than {self.limit} bytes"
+        await error_response(413, "PayloadTooLargeError", message, "payload_too_large")(scope, receive, send)

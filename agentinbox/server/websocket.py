@@ -28,7 +28,7 @@ from ..client import AsyncAgentInbox
 from ..errors import AgentInboxError, AuthenticationError
 from ..events import Subscription
 from .auth import KeyViews, bearer_key
-from .errors import STATUS, error_response
+from .errors import error_response, status_of
 
 __all__ = [
     "BEHIND_SECONDS",
@@ -127,9 +127,8 @@ async def event_stream(websocket: WebSocket) -> None:
 
 async def _deny(websocket: WebSocket, exc: AgentInboxError) -> None:
     """Refuse the handshake with the HTTP status and error body of the same failure on a route."""
-    status = next((code for kind, code in STATUS if isinstance(exc, kind)), 500)
     try:
-        await websocket.send_denial_response(error_response(status, exc.name, exc.message, exc.code))
+        await websocket.send_denial_response(error_response(status_of(exc), exc.name, exc.message, exc.code))
     except RuntimeError:  # a server without the denial-response extension: all it can say is 403
         await websocket.close(POLICY_VIOLATION, exc.message[:120])
 
