@@ -16,6 +16,7 @@ __all__ = [
     "Ascending",
     "Body",
     "IdempotencyKey",
+    "LabelChange",
     "Limit",
     "PageToken",
     "StringList",
@@ -47,6 +48,14 @@ class Body(BaseModel):
     """A request body: fields the server does not know are ignored, as a newer client may send them."""
 
     model_config = ConfigDict(extra="ignore")
+
+
+class LabelChange(Body):
+    """Labels to add to and remove from a message, a thread, or the message a draft becomes (each a label
+    or a list of them)."""
+
+    add_labels: StringOrList | None = None
+    remove_labels: StringOrList | None = None
 
 
 def given(body: BaseModel | None, *, keep_nulls: bool = False) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from ..params import (
     Ascending,
     Body,
     IdempotencyKey,
+    LabelChange,
     Limit,
     PageToken,
     StringList,
@@ -72,11 +73,6 @@ class UpdateDraftRequest(Body):
     send_at: datetime | None = None
 
 
-class SendDraftRequest(Body):
-    add_labels: StringOrList | None = None
-    remove_labels: StringOrList | None = None
-
-
 def list_filters(
     limit: Limit = None,
     page_token: PageToken = None,
@@ -98,7 +94,7 @@ def list_filters(
 
 ListFilters = Annotated[dict[str, Any], Depends(list_filters)]
 #: ``drafts.send()`` without labels may send no body at all.
-SendBody = Annotated[SendDraftRequest | None, BodyParam()]
+SendBody = Annotated[LabelChange | None, BodyParam()]
 
 
 # Inbox scope: the full set.

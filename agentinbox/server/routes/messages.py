@@ -25,6 +25,7 @@ from ..params import (
     Ascending,
     Body,
     IdempotencyKey,
+    LabelChange,
     Limit,
     PageToken,
     StringList,
@@ -84,16 +85,11 @@ class ReplyAllMessageRequest(_Outgoing):
     pass
 
 
-class UpdateMessageRequest(Body):
-    add_labels: StringOrList | None = None
-    remove_labels: StringOrList | None = None
-
-
 class BatchGetMessagesRequest(Body):
     message_ids: list[str] = Field(max_length=500)
 
 
-class BatchUpdateMessagesRequest(UpdateMessageRequest):
+class BatchUpdateMessagesRequest(LabelChange):
     message_ids: list[str] = Field(max_length=50)
 
 
@@ -162,9 +158,7 @@ async def get_message(client: Client, inbox_id: str, message_id: str) -> Respons
 
 
 @router.patch("/v0/inboxes/{inbox_id}/messages/{message_id}", response_model=UpdateMessageResponse)
-async def update_message(
-    client: Client, inbox_id: str, message_id: str, body: UpdateMessageRequest
-) -> Response:
+async def update_message(client: Client, inbox_id: str, message_id: str, body: LabelChange) -> Response:
     updated = await client.inboxes.messages.update(inbox_id=inbox_id, message_id=message_id, **given(body))
     return json_model(updated)
 

@@ -14,11 +14,10 @@ from ..auth import Client
 from ..downloads import attachment_download
 from ..params import (
     Ascending,
-    Body,
+    LabelChange,
     Limit,
     PageToken,
     StringList,
-    StringOrList,
     given,
     json_model,
     no_content,
@@ -32,11 +31,6 @@ router = APIRouter(tags=["threads"])
 Before = Annotated[datetime | None, Query(description="Only threads before this time.")]
 After = Annotated[datetime | None, Query(description="Only threads at or after this time.")]
 Include = Annotated[bool | None, Query()]
-
-
-class UpdateThreadRequest(Body):
-    add_labels: StringOrList | None = None
-    remove_labels: StringOrList | None = None
 
 
 def list_filters(
@@ -111,9 +105,7 @@ async def get_inbox_thread(
 
 
 @router.patch("/v0/inboxes/{inbox_id}/threads/{thread_id}", response_model=UpdateThreadResponse)
-async def update_inbox_thread(
-    client: Client, inbox_id: str, thread_id: str, body: UpdateThreadRequest
-) -> Response:
+async def update_inbox_thread(client: Client, inbox_id: str, thread_id: str, body: LabelChange) -> Response:
     updated = await client.inboxes.threads.update(inbox_id=inbox_id, thread_id=thread_id, **given(body))
     return json_model(updated)
 
@@ -158,7 +150,7 @@ async def get_thread(
 
 
 @router.patch("/v0/threads/{thread_id}", response_model=UpdateThreadResponse)
-async def update_thread(client: Client, thread_id: str, body: UpdateThreadRequest) -> Response:
+async def update_thread(client: Client, thread_id: str, body: LabelChange) -> Response:
     return json_model(await client.threads.update(thread_id=thread_id, **given(body)))
 
 
@@ -200,9 +192,7 @@ async def get_pod_thread(
 
 
 @router.patch("/v0/pods/{pod_id}/threads/{thread_id}", response_model=UpdateThreadResponse)
-async def update_pod_thread(
-    client: Client, pod_id: str, thread_id: str, body: UpdateThreadRequest
-) -> Response:
+async def update_pod_thread(client: Client, pod_id: str, thread_id: str, body: LabelChange) -> Response:
     return json_model(await client.pods.threads.update(pod_id=pod_id, thread_id=thread_id, **given(body)))
 
 
