@@ -23,7 +23,7 @@ from fastapi.responses import Response
 
 from ..client import AsyncAgentInbox
 from ..errors import NotFoundError
-from ..models import Attachment, AttachmentResponse, RawMessageResponse
+from ..models import AttachmentResponse, RawMessageResponse
 from .params import json_model
 from .wire import AttachmentDownload, RawMessageDownload
 
@@ -33,6 +33,9 @@ __all__ = ["DownloadSigner", "router"]
 LINK_LIFETIME = 3600
 
 router = APIRouter()
+
+#: The one answer to a link that is forged, damaged, expired, or names what no longer exists.
+_REFUSED = "this download link is invalid or has expired; ask for a new one"
 
 
 def _b64(data: bytes) -> str:
@@ -58,7 +61,7 @@ class DownloadSigner:
 
     def item(self, token: str, *, now: float) -> list[str]:
         """What ``token`` grants; NotFoundError when it is forged, damaged or expired (one answer for all)."""
-        refused = NotFoundError("this download link is invalid or has expired; ask for a new one")
+        refused = NotFoundError(_REFUSED)
         payload, _, signature = token.partition(".")
         expected = _b64(hmac.new(self._key, payload.encode(), hashlib.sha256).digest())
         if not signature or not hmac.compare_digest(signature, expected):
@@ -81,10 +84,8 @@ def attachment_download(request: Request, item: list[str], found: AttachmentResp
     """An AttachmentResponse on the wire: the metadata, and a signed link instead of the bytes."""
     signer: DownloadSigner = request.app.state.downloads
     url, expires_at = signer.link(request, item)
-    metadata = Attachment.model_validate(found.model_dump(exclude={"content"}))
-    return json_model(
-        AttachmentDownload(**metadata.model_dump(by_alias=False), download_url=url, expires_at=expires_at)
-    )
+    metadata = found.model_dump(exclude={"content"})
+    return json_model(AttachmentDownload(**metadata, download_url=url, expires_at=expires_at))
 
 
 def raw_download(request: Request, item: list[str], found: RawMessageResponse) -> Response:
@@ -113,7 +114,7 @@ async def _fetch(client: AsyncAgentInbox, item: list[str]) -> tuple[bytes, str, 
     elif kind == "draft" and len(ids) == 2:
         found = await client.drafts.get_attachment(draft_id=ids[0], attachment_id=ids[1])
     else:
-        raise NotFoundError("this download link is invalid or has expired; ask for a new one")
+        raise NotFoundError(_REFUSED)
     return found.content, found.content_type or "application/octet-stream", found.filename or "attachment"
 
 
