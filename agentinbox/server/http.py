@@ -6,24 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+import uvicorn
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from . import downloads
+from ._uvicorn import EmbeddedServer
 from .auth import KeyViews
 from .errors import ErrorResponse, ValidationErrorResponse, install_error_handlers
 from .limits import BodyLimit, body_limit_for
 from .routes import ROUTERS
 from .routing import RouteIndex
-
-try:
-    import uvicorn
-except ImportError as exc:  # pragma: no cover - depends on the installed extras
-    raise ImportError("the HTTP API needs uvicorn: pip install 'agentinbox[server]'") from exc
 
 if TYPE_CHECKING:
     from ..client import AsyncAgentInbox
@@ -79,14 +75,6 @@ def create_app(client: AsyncAgentInbox, *, download_signing_key: str = "") -> Fa
 STOP_GRACE = 3.0
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server without its signal handlers: whoever runs it decides when it stops."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 class HttpServer:
     """The API served by uvicorn on ``host:port`` in the running loop (``start``/``stop``)."""
 
@@ -95,7 +83,7 @@ class HttpServer:
         config = uvicorn.Config(
             self.app, host=host, port=port, log_level="warning", lifespan="off", ws_ping_interval=20
         )
-        self._server = _Server(config)
+        self._server = EmbeddedServer(config)
         self._task: asyncio.Task[None] | None = None
         self._where = f"{host}:{port}"
 
@@ -108,17 +96,11 @@ class HttpServer:
 
     async def start(self) -> None:
         """Listen; an address that cannot be bound is an OSError."""
-        self._task = asyncio.create_task(self._serve())
+        self._task = asyncio.create_task(self._server.serve_or_raise(f"HTTP on {self._where}"))
         while not self._server.started:
             if self._task.done():
                 self._task.result()
             await asyncio.sleep(0.005)
-
-    async def _serve(self) -> None:
-        try:
-            await self._server.serve()
-        except SystemExit:  # uvicorn exits the process when it cannot bind; make that an ordinary error
-            raise OSError(f"cannot serve HTTP on {self._where} (see the message above)") from None
 
     async def stop(self) -> None:
         """Stop accepting, finish the requests in hand, close WebSockets."""

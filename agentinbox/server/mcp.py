@@ -8,15 +8,14 @@ refused send) is an MCP tool error (``isError``) carrying the error's code and m
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pydantic
 
 from ..errors import AgentInboxError
 from ..tools import TOOLS, AgentTool, _error_text, _validation_text
+from ._uvicorn import EmbeddedServer
 
 try:
     import mcp_types as types
@@ -118,14 +117,6 @@ async def serve_stdio(client: AsyncAgentInbox) -> None:
         await server.run(read_stream, write_stream, server.create_initialization_options())
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server without its signal handlers: whoever runs it decides when it stops (by cancelling)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 async def serve_http(client: AsyncAgentInbox, host: str, port: int, *, path: str = "/mcp") -> None:
     """Serve the tools over streamable HTTP at ``http://host:port/mcp`` until cancelled, then stop gracefully.
 
@@ -135,18 +126,11 @@ async def serve_http(client: AsyncAgentInbox, host: str, port: int, *, path: str
     server = build_mcp_server(client)
     app = server.streamable_http_app(streamable_http_path=path, host=host)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-    http = _Server(config)
-    serving = asyncio.ensure_future(_run(http, host, port))
+    http = EmbeddedServer(config)
+    serving = asyncio.ensure_future(http.serve_or_raise(f"MCP on {host}:{port}"))
     try:
         await asyncio.shield(serving)
     except asyncio.CancelledError:
         http.should_exit = True
         await serving
         raise
-
-
-async def _run(http: _Server, host: str, port: int) -> None:
-    try:
-        await http.serve()
-    except SystemExit:  # uvicorn exits the process when it cannot start; make that an ordinary error
-        raise OSError(f"cannot serve MCP on {host}:{port} (see the message above)") from None
